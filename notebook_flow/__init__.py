@@ -1,0 +1,91 @@
+"""notebook_flow: async, event-driven workflows for AI agents and pipelines, made for Jupyter.
+
+One engine runs both drive-flow style flows (decorated async functions listening to groups of
+events) and microflow style workflows (handlers on event names yielding new events). Importing
+this package loads no IPython, widget or Graphviz code.
+"""
+
+from __future__ import annotations
+
+from ._core.dynamic import abort_this, goto_events
+from ._core.event import Event, EventGroup
+from ._core.feed import RunFeed, observe_runs
+from ._core.flow import DEFAULT_MAX_STEPS, Flow
+from ._core.progress import progress
+from ._core.run import RunHandle
+from ._core.trace import Trace
+from .compat.drive_flow import EventEngineCls, default_drive
+from .compat.microflow import EventHandler, WorkflowManager
+from .errors import (
+    EventTypeError,
+    FlowDefinitionError,
+    FlowError,
+    FlowRunError,
+    MaxStepsExceeded,
+    UnknownEventError,
+)
+from .events import (
+    EventInput,
+    ReturnBehavior,
+    RunCancelled,
+    RunFailed,
+    RunFinished,
+    RunRecord,
+    RunStarted,
+    StepAborted,
+    StepCancelled,
+    StepFailed,
+    StepFinished,
+    StepGoto,
+    StepPending,
+    StepProgress,
+    StepStarted,
+    WorkflowEvent,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    # drive-flow style
+    "Flow",
+    "EventEngineCls",
+    "default_drive",
+    "Event",
+    "EventGroup",
+    "EventInput",
+    "ReturnBehavior",
+    "goto_events",
+    "abort_this",
+    "DEFAULT_MAX_STEPS",
+    # microflow style
+    "WorkflowEvent",
+    "WorkflowManager",
+    "EventHandler",
+    # runs and their records
+    "progress",
+    "RunHandle",
+    "RunFeed",
+    "observe_runs",
+    "Trace",
+    "RunRecord",
+    "RunStarted",
+    "StepPending",
+    "StepStarted",
+    "StepProgress",
+    "StepFinished",
+    "StepFailed",
+    "StepCancelled",
+    "StepAborted",
+    "StepGoto",
+    "RunFinished",
+    "RunFailed",
+    "RunCancelled",
+    # errors
+    "FlowError",
+    "FlowDefinitionError",
+    "EventTypeError",
+    "FlowRunError",
+    "UnknownEventError",
+    "MaxStepsExceeded",
+    "__version__",
+]

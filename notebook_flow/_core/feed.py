@@ -1,0 +1,176 @@
+"""The one feed of a run: typed records, published to any number of subscribers.
+
+The trace, the live view, the debugger and the user's ``async for`` are all subscribers. A
+subscriber is a plain callable taking one record; it runs synchronously on the event loop, so it
+must be quick (the live view coalesces on its own). One that raises is dropped from this run with
+a warning, so a broken subscriber never kills or stalls the run.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from typing import Any, Callable, Optional
+
+from ..events import (
+    RunCancelled,
+    RunFailed,
+    RunFinished,
+    RunRecord,
+    RunStarted,
+    StepAborted,
+    StepCancelled,
+    StepFailed,
+    StepFinished,
+    StepGoto,
+    StepPending,
+    StepProgress,
+    StepStarted,
+)
+from .trace import Trace
+
+logger = logging.getLogger("notebook_flow")
+
+Subscriber = Callable[[RunRecord], Any]
+_run_ids = itertools.count(1)
+_clock = time.perf_counter
+
+# Callables told about every new run (the notebook layer attaches live views through this).
+_run_observers: list[Callable[["RunFeed"], Any]] = []
+
+
+def observe_runs(callback: Callable[["RunFeed"], Any]) -> Callable[[], None]:
+    """Call ``callback(feed)`` for every run created from now on, before it starts.
+
+    Returns a function that stops the observation.
+    """
+    _run_observers.append(callback)
+
+    def remove() -> None:
+        if callback in _run_observers:
+            _run_observers.remove(callback)
+
+    return remove
+
+
+class RunFeed:
+    """The record stream of one run, plus its identity and its trace."""
+
+    def __init__(
+        self, source: Any, flow_name: str, root: str, *, trace: bool | int = True
+    ) -> None:
+        self.run_id = next(_run_ids)
+        self.source = source
+        self.flow_name = flow_name
+        self.root = root
+        self.trace: Optional[Trace] = None
+        self._subs: list[Subscriber] = []
+        self._step_ids = itertools.count(1)
+        self.started_at = 0.0
+        self.steps = 0  # steps started
+        if trace:
+            self.trace = Trace(maxlen=Trace.DEFAULT_MAXLEN if trace is True else int(trace))
+            self._subs.append(self.trace)
+        for observer in list(_run_observers):
+            try:
+                observer(self)
+            except Exception:  # an observer must not stop a run from being made
+                logger.warning("run observer %r failed", observer, exc_info=True)
+
+    # -- subscribers ------------------------------------------------------------------------
+    def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
+        """Add ``subscriber``; returns a function that removes it."""
+        self._subs.append(subscriber)
+
+        def unsubscribe() -> None:
+            if subscriber in self._subs:
+                self._subs.remove(subscriber)
+
+        return unsubscribe
+
+    def publish(self, record: RunRecord) -> None:
+        for sub in self._subs:
+            try:
+                sub(record)
+            except Exception:
+                self._drop(sub)
+
+    def _drop(self, sub: Subscriber) -> None:
+        logger.warning(
+            "run %s: subscriber %r raised and was removed from this run", self.run_id, sub,
+            exc_info=True,
+        )
+        self._subs = [s for s in self._subs if s is not sub]
+
+    # -- record helpers (build a record only when someone listens) --------------------------
+    def new_step_id(self) -> int:
+        return next(self._step_ids)
+
+    def run_started(self) -> None:
+        self.started_at = _clock()
+        if self._subs:
+            self.publish(
+                RunStarted(self.run_id, self.started_at, self.flow_name, self.root, time.time())
+            )
+
+    def step_pending(self, step_id: int, event_id: str, inp: Any) -> None:
+        if self._subs:
+            self.publish(StepPending(self.run_id, _clock(), step_id, event_id, inp))
+
+    def step_started(self, step_id: int, event_id: str, inp: Any) -> float:
+        self.steps += 1
+        now = _clock()
+        if self._subs:
+            self.publish(StepStarted(self.run_id, now, step_id, event_id, inp))
+        return now
+
+    def step_progress(
+        self, step_id: int, event_id: str, step: str, description: str, fraction: Any
+    ) -> None:
+        if self._subs:
+            self.publish(
+                StepProgress(self.run_id, _clock(), step_id, event_id, step, description, fraction)
+            )
+
+    def step_finished(self, step_id: int, event_id: str, result: Any, t0: float) -> None:
+        if self._subs:
+            now = _clock()
+            self.publish(StepFinished(self.run_id, now, step_id, event_id, result, now - t0))
+
+    def step_failed(self, step_id: int, event_id: str, error: BaseException, t0: float) -> None:
+        if self._subs:
+            now = _clock()
+            self.publish(StepFailed(self.run_id, now, step_id, event_id, error, now - t0))
+
+    def step_cancelled(self, step_id: int, event_id: str, t0: float) -> None:
+        if self._subs:
+            now = _clock()
+            self.publish(StepCancelled(self.run_id, now, step_id, event_id, now - t0))
+
+    def step_aborted(self, step_id: int, event_id: str, t0: float) -> None:
+        if self._subs:
+            now = _clock()
+            self.publish(StepAborted(self.run_id, now, step_id, event_id, now - t0))
+
+    def step_goto(
+        self, step_id: int, event_id: str, targets: tuple[str, ...], payload: Any, t0: float
+    ) -> None:
+        if self._subs:
+            now = _clock()
+            self.publish(StepGoto(self.run_id, now, step_id, event_id, targets, payload, now - t0))
+
+    def run_finished(self) -> None:
+        if self._subs:
+            now = _clock()
+            self.publish(RunFinished(self.run_id, now, self.steps, now - self.started_at))
+
+    def run_failed(self, error: BaseException) -> None:
+        if self._subs:
+            now = _clock()
+            self.publish(RunFailed(self.run_id, now, error, self.steps, now - self.started_at))
+
+    def run_cancelled(self) -> None:
+        if self._subs:
+            now = _clock()
+            self.publish(RunCancelled(self.run_id, now, self.steps, now - self.started_at))

@@ -1,0 +1,274 @@
+"""Flow: the registry of events and the groups they listen to (drive-flow's EventEngineCls)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, Optional, Sequence, Union
+
+from ..errors import EventTypeError, FlowDefinitionError, UnknownEventError
+from .callables import StepCallable, check_step_callable
+from .event import RETRIGGER_TYPES, Event, EventGroup
+from .feed import RunFeed
+from .run import RunHandle
+from .scheduler import DriveScheduler
+
+logger = logging.getLogger("notebook_flow")
+
+DEFAULT_MAX_STEPS = 100_000
+_UNSET: Any = object()
+_ARGS = "(event, global_ctx)"
+
+Listener = tuple[Event, EventGroup, tuple[str, str]]
+
+
+class Flow:
+    """A set of events and the groups they listen to; runs start from any event.
+
+    Args:
+        name: shown in messages, traces and views.
+        broker: accepted for drive-flow compatibility; unused.
+        max_steps: default cap on event runs per invocation (a guard against endless loops);
+            None disables it.
+    """
+
+    def __init__(
+        self, name: str = "default", broker: Any = None, *, max_steps: Optional[int] = DEFAULT_MAX_STEPS
+    ) -> None:
+        _check_max_steps(max_steps)
+        self.name = name
+        self.broker = broker
+        self.max_steps = max_steps
+        self._events: dict[str, Event] = {}
+        self._by_key: dict[str, list[Event]] = {}
+        self._index: Optional[dict[str, tuple[Listener, ...]]] = None
+
+    def __repr__(self) -> str:
+        return f"<Flow {self.name!r}: {len(self._events)} events>"
+
+    # -- definition -------------------------------------------------------------------------
+    @property
+    def events(self) -> dict[str, Event]:
+        """The registered events by id, in registration order (a copy)."""
+        return dict(self._events)
+
+    def make_event(self, func: Union[Callable[..., Any], Event]) -> Event:
+        """Register an async function (or async generator) as an event; usable as a decorator.
+
+        Registering a new function with the module-qualified name of an existing event (a
+        re-run notebook cell) replaces that event's function and keeps its listeners wired.
+        """
+        if isinstance(func, Event):
+            self._register(func)
+            return func
+        step = check_step_callable(func, role="event function", arg_names=_ARGS)
+        siblings = self._by_key.setdefault(step.key, [])
+        for event in siblings:
+            if _same_callable(event._step, step):
+                self._register(event)
+                return event
+        for event in siblings:
+            if event._step.code is not None and event._step.code is step.code:
+                continue  # same code, other closure or instance: a distinct event
+            self._redefine(event, step)
+            return event
+        event_id = step.key if not siblings else f"{step.key}#{len(siblings) + 1}"
+        event = Event(step, event_id)
+        siblings.append(event)
+        self._register(event)
+        return event
+
+    def _register(self, event: Event) -> None:
+        self._events[event.id] = event
+        self._index = None
+
+    def _redefine(self, event: Event, step: StepCallable) -> None:
+        """A new definition of an existing event: new function, groups declared afresh."""
+        event._set_callable(step)
+        event.parent_groups.clear()
+        self._register(event)
+
+    def listen_group(
+        self,
+        group_markers: Sequence[Event],
+        group_name: Optional[str] = None,
+        retrigger_type: str = "all",
+    ) -> Callable[[Union[Callable[..., Any], Event]], Event]:
+        """Decorator: the decorated event runs when every event of ``group_markers`` has a result.
+
+        Args:
+            group_markers: the events to wait for (their results arrive in this order).
+            group_name: the name the listener sees in ``event.group_name``; default "0", "1", ...
+            retrigger_type: "all" fires again once every member has a new result; "any" fires
+                again on each member's new result.
+        """
+        if retrigger_type not in RETRIGGER_TYPES:
+            raise FlowDefinitionError(
+                f"retrigger_type must be 'all' or 'any', got {retrigger_type!r}"
+            )
+        members = self._check_markers(group_markers)
+
+        def decorator(func: Union[Callable[..., Any], Event]) -> Event:
+            event = self.make_event(func)
+            if self._events.get(event.id) is not event:
+                raise FlowDefinitionError(
+                    f"{event!r} is not registered in flow {self.name!r}; register it first"
+                )
+            self._add_group(event, members, group_name, retrigger_type)
+            return event
+
+        return decorator
+
+    def _check_markers(self, group_markers: Sequence[Event]) -> dict[str, Event]:
+        if isinstance(group_markers, Event) or not isinstance(group_markers, (list, tuple)):
+            raise EventTypeError(
+                f"listen_group takes a list of events, got {type(group_markers).__name__}; "
+                "write @flow.listen_group([event_a, event_b])"
+            )
+        if not group_markers:
+            raise FlowDefinitionError(
+                "listen_group got an empty list: an event must listen to at least one event"
+            )
+        members: dict[str, Event] = {}
+        for marker in group_markers:
+            if not isinstance(marker, Event):
+                hint = (
+                    "; decorate it with @flow.make_event first and pass the event it returns"
+                    if callable(marker)
+                    else ""
+                )
+                raise EventTypeError(
+                    f"listen_group members must be events, got {type(marker).__name__} "
+                    f"{marker!r}{hint}"
+                )
+            if self._events.get(marker.id) is not marker:
+                raise FlowDefinitionError(
+                    f"{marker!r} is not registered in flow {self.name!r}: an event can only "
+                    f"listen to events of its own flow (register it with "
+                    f"{self.name}.make_event(...) or listen in the flow that owns it)"
+                )
+            members[marker.id] = marker
+        return members
+
+    def _add_group(
+        self, event: Event, members: dict[str, Event], group_name: Optional[str], retrigger_type: str
+    ) -> None:
+        group_hash = ":".join(members)
+        existing = event.parent_groups.get(group_hash)
+        if existing is not None:
+            if existing.retrigger_type != retrigger_type or (
+                group_name is not None and group_name != existing.name
+            ):
+                raise FlowDefinitionError(
+                    f"{event!r} already listens to {list(members.values())} as group "
+                    f"{existing.name!r} (retrigger_type={existing.retrigger_type!r}); one group of "
+                    f"the same members cannot be declared twice with another name or type"
+                )
+            return
+        name = group_name if group_name is not None else str(len(event.parent_groups))
+        event.parent_groups[group_hash] = EventGroup(name, group_hash, dict(members), retrigger_type)
+        self._index = None
+
+    def reset(self) -> None:
+        """Forget every event and group of this flow."""
+        for event in self._events.values():
+            event.parent_groups.clear()
+        self._events.clear()
+        self._by_key.clear()
+        self._index = None
+
+    def get_event_from_id(self, event_id: str) -> Optional[Event]:
+        return self._events.get(event_id)
+
+    def _listeners_of(self, event_id: str) -> tuple[Listener, ...]:
+        index = self._index
+        if index is None:
+            index = self._index = self._build_index()
+        return index.get(event_id, ())
+
+    def _build_index(self) -> dict[str, tuple[Listener, ...]]:
+        index: dict[str, list[Listener]] = {}
+        for listener in self._events.values():
+            for group in listener.parent_groups.values():
+                key = (listener.id, group.events_hash)
+                for member_id in group.events:
+                    index.setdefault(member_id, []).append((listener, group, key))
+        return {k: tuple(v) for k, v in index.items()}
+
+    # -- running ----------------------------------------------------------------------------
+    def run(
+        self,
+        event: Event,
+        event_input: Any = None,
+        global_ctx: Any = None,
+        max_async_events: Optional[int] = None,
+        *,
+        max_steps: Optional[int] = _UNSET,
+        trace: Union[bool, int] = True,
+    ) -> RunHandle:
+        """Prepare a run starting at ``event``: await it, iterate its records, or ``start()`` it.
+
+        Args:
+            event: the root event; it receives ``event_input`` as is.
+            global_ctx: one object handed to every event.
+            max_async_events: at most this many events run at once (None or 0: no cap).
+            max_steps: cap on event runs (default: the flow's); None disables the guard.
+            trace: keep a trace (True, or the number of records its window keeps); False for none.
+        """
+        if not isinstance(event, Event):
+            raise EventTypeError(
+                f"a run starts from an event, got {type(event).__name__} {event!r}; pass the "
+                "object @flow.make_event returned"
+            )
+        if self._events.get(event.id) is not event:
+            raise UnknownEventError(
+                f"{event!r} is not registered in flow {self.name!r}; register it with "
+                f"{self.name}.make_event(...) or run it on the flow that owns it"
+            )
+        if max_async_events is not None and (
+            not isinstance(max_async_events, int) or max_async_events < 0
+        ):
+            raise FlowDefinitionError(
+                f"max_async_events must be a positive int (or None/0 for no cap), got "
+                f"{max_async_events!r}"
+            )
+        steps = self.max_steps if max_steps is _UNSET else max_steps
+        _check_max_steps(steps)
+        feed = RunFeed(self, self.name, event.id, trace=trace)
+        scheduler = DriveScheduler(
+            self, feed, event, event_input, global_ctx,
+            max_async_events=max_async_events, max_steps=steps,
+        )
+        return RunHandle(feed, scheduler.execute)
+
+    async def invoke_event(
+        self,
+        event: Event,
+        event_input: Any = None,
+        global_ctx: Any = None,
+        max_async_events: Optional[int] = None,
+        *,
+        max_steps: Optional[int] = _UNSET,
+    ) -> dict[str, Any]:
+        """Run the flow from ``event`` and return ``{event_id: last result}`` of every event.
+
+        Events that ended with ``abort_this()`` or ``goto_events(...)`` have no entry (they
+        produced no result). The first exception of any event propagates unchanged after every
+        other running event was cancelled.
+        """
+        return await self.run(
+            event, event_input, global_ctx, max_async_events, max_steps=max_steps
+        )
+
+
+def _same_callable(a: StepCallable, b: StepCallable) -> bool:
+    if a.func is b.func:
+        return True
+    # Bound methods are made anew on each attribute access: compare function and instance.
+    return a.owner is not None and a.owner is b.owner and a.code is b.code
+
+
+def _check_max_steps(max_steps: Optional[int]) -> None:
+    if max_steps is not None and (not isinstance(max_steps, int) or max_steps < 1):
+        raise FlowDefinitionError(
+            f"max_steps must be a positive int, or None to disable the loop guard; got {max_steps!r}"
+        )

@@ -1,0 +1,51 @@
+"""``progress(...)``: report progress from inside any running step."""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, Optional
+
+from ..errors import FlowRunError
+
+if TYPE_CHECKING:
+    from .feed import RunFeed
+
+# (feed, step_id, event_id) of the step running in this task, set by the engine around each step.
+current_step: ContextVar[Optional[tuple["RunFeed", int, str]]] = ContextVar(
+    "notebook_flow_current_step", default=None
+)
+
+
+def progress(step: str, description: str = "", fraction: Optional[float] = None) -> None:
+    """Report progress of the running step: it reaches the run's feed, log and live view.
+
+    Args:
+        step: a short label (e.g. "download").
+        description: what is happening now.
+        fraction: how far along, from 0.0 to 1.0, for a progress bar; None if unknown.
+    """
+    scope = current_step.get()
+    if scope is None:
+        raise FlowRunError(
+            "progress() was called outside a running step; call it from inside an event "
+            "function or handler while a flow runs"
+        )
+    if fraction is not None and not 0.0 <= fraction <= 1.0:
+        raise ValueError(f"progress fraction must be between 0.0 and 1.0, got {fraction!r}")
+    feed, step_id, event_id = scope
+    feed.step_progress(step_id, event_id, str(step), str(description), fraction)
+    sink = getattr(feed, "progress_sink", None)
+    if sink is not None:
+        sink.append((step, description, fraction))
+
+
+def progress_from_event(feed: "RunFeed", step_id: int, event_id: str, data: Any) -> None:
+    """Publish a yielded ``WorkflowEvent.progress(...)`` as a progress record."""
+    data = data if isinstance(data, dict) else {}
+    feed.step_progress(
+        step_id,
+        event_id,
+        str(data.get("step", "")),
+        str(data.get("description", "")),
+        data.get("fraction"),
+    )

@@ -1,0 +1,240 @@
+"""One run of a drive-flow style flow: ready queue, all/any groups, goto/abort, caps.
+
+The scheduler keeps drive-flow's observable order (events start in queue order; listeners are
+queued in registration order, then group order) and fixes what no user wants: a failing event
+cancels its siblings, ``max_async_events`` caps concurrency, ``max_steps`` stops endless loops,
+and aborted events satisfy nobody. A step runs inline, with no task of its own, whenever it is
+the only thing to do (a chain); parallel steps get one task each, and every task is awaited or
+cancelled before the run returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from typing import TYPE_CHECKING, Any, Optional
+
+from ..errors import FlowRunError, MaxStepsExceeded, UnknownEventError
+from ..events import EventInput, ReturnBehavior, WorkflowEvent
+from .event import Event, SpecialReturn
+from .progress import current_step, progress_from_event
+
+if TYPE_CHECKING:
+    from .feed import RunFeed
+    from .flow import Flow
+
+_GOTO = ReturnBehavior.GOTO
+_ABORT = ReturnBehavior.ABORT
+_DISPATCH = ReturnBehavior.DISPATCH
+
+
+class _GroupState:
+    """Per-run state of one (listener, group) pair; O(1) work per member result."""
+
+    __slots__ = ("missing", "stale")
+
+    def __init__(self, missing: int) -> None:
+        self.missing = missing  # members with no result yet in this run
+        self.stale: set[str] = set()  # members whose latest result was already sent ("all")
+
+
+class DriveScheduler:
+    def __init__(
+        self,
+        flow: "Flow",
+        feed: "RunFeed",
+        root: Event,
+        root_input: Any,
+        global_ctx: Any,
+        *,
+        max_async_events: Optional[int],
+        max_steps: Optional[int],
+    ) -> None:
+        self.flow = flow
+        self.feed = feed
+        self.ctx = global_ctx
+        self.cap = max_async_events or None
+        self.max_steps = max_steps
+        self.store: dict[str, Any] = {}
+        self.states: dict[tuple[str, str], _GroupState] = {}
+        self.ready: deque[tuple[Event, Any, int]] = deque()
+        self.running: set[asyncio.Task[None]] = set()
+        self.finished: deque[asyncio.Task[None]] = deque()
+        self.wakeup: Optional[asyncio.Future[None]] = None
+        self.executed = 0
+        self.counts: dict[str, int] = {}
+        self.root = (root, root_input)
+
+    # -- queue ------------------------------------------------------------------------------
+    def enqueue(self, event: Event, event_input: Any) -> None:
+        step_id = self.feed.new_step_id()
+        self.feed.step_pending(step_id, event.id, event_input)
+        self.ready.append((event, event_input, step_id))
+
+    def _count(self, event: Event) -> None:
+        self.executed += 1
+        self.counts[event.id] = self.counts.get(event.id, 0) + 1
+        if self.max_steps is not None and self.executed > self.max_steps:
+            busiest = max(self.counts, key=self.counts.__getitem__)
+            raise MaxStepsExceeded(
+                f"flow {self.flow.name!r} stopped after max_steps={self.max_steps} event runs: "
+                f"event {busiest!r} ran {self.counts[busiest]} times, most likely an endless "
+                f"loop. If the loop is intended, pass a larger max_steps to invoke_event(...) or "
+                f"the engine (None disables the guard).",
+                limit=self.max_steps,
+                event_id=busiest,
+            )
+
+    # -- main loop --------------------------------------------------------------------------
+    async def execute(self) -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+        self.enqueue(*self.root)
+        ready, running, finished, cap = self.ready, self.running, self.finished, self.cap
+        try:
+            while True:
+                while ready and (cap is None or len(running) < cap):
+                    event, event_input, step_id = ready.popleft()
+                    self._count(event)
+                    if not running and not ready:
+                        await self._run_step(event, event_input, step_id)  # inline: a chain
+                    else:
+                        task = loop.create_task(self._run_step(event, event_input, step_id))
+                        running.add(task)
+                        task.add_done_callback(self._on_task_done)
+                if not running:
+                    return self.store
+                if not finished:
+                    self.wakeup = loop.create_future()
+                    await self.wakeup
+                    self.wakeup = None
+                while finished:
+                    task = finished.popleft()
+                    running.discard(task)
+                    if task.cancelled():
+                        raise asyncio.CancelledError()
+                    error = task.exception()
+                    if error is not None:
+                        raise error
+        except BaseException:
+            await self._cancel_running()
+            raise
+
+    def _on_task_done(self, task: asyncio.Task[None]) -> None:
+        self.finished.append(task)
+        wakeup = self.wakeup
+        if wakeup is not None and not wakeup.done():
+            wakeup.set_result(None)
+
+    async def _cancel_running(self) -> None:
+        """Cancel every running step and wait until each has ended: no task outlives the run."""
+        tasks = list(self.running)
+        for task in tasks:
+            task.cancel()
+        interrupted = False
+        pending = [t for t in tasks if not t.done()]
+        while pending:
+            try:
+                await asyncio.wait(pending)
+            except asyncio.CancelledError:
+                interrupted = True
+            pending = [t for t in pending if not t.done()]
+        for task in tasks:
+            if not task.cancelled():
+                task.exception()  # mark retrieved: the first error is the one raised
+        self.running.clear()
+        if interrupted:
+            raise asyncio.CancelledError()
+
+    # -- one step ---------------------------------------------------------------------------
+    async def _run_step(self, event: Event, event_input: Any, step_id: int) -> None:
+        feed = self.feed
+        t0 = feed.step_started(step_id, event.id, event_input)
+        token = current_step.set((feed, step_id, event.id))
+        try:
+            if event.is_generator:
+                result = await self._drain(event, event_input, step_id)
+            else:
+                result = await event.func_inst(event_input, self.ctx)
+            self._complete(event, step_id, result, t0)
+        except asyncio.CancelledError:
+            feed.step_cancelled(step_id, event.id, t0)
+            raise
+        except BaseException as error:
+            feed.step_failed(step_id, event.id, error, t0)
+            raise
+        finally:
+            current_step.reset(token)
+
+    async def _drain(self, event: Event, event_input: Any, step_id: int) -> Any:
+        """Run a streaming event: progress goes to the feed, the last other value is the result."""
+        result = None
+        async for item in event.func_inst(event_input, self.ctx):
+            if type(item) is WorkflowEvent and item.name == "progress":
+                progress_from_event(self.feed, step_id, event.id, item.data)
+            else:
+                result = item
+        return result
+
+    def _complete(self, event: Event, step_id: int, result: Any, t0: float) -> None:
+        if isinstance(result, SpecialReturn):
+            behavior = result.behavior
+            if behavior is _GOTO:
+                self._goto(event, step_id, result.returns, t0)
+                return
+            if behavior is _ABORT:
+                self.feed.step_aborted(step_id, event.id, t0)
+                return
+            if behavior is not _DISPATCH:
+                raise FlowRunError(
+                    f"event {event.repr_name} returned a special return with behavior "
+                    f"{behavior}, which only describes how a root event was started; return a "
+                    f"plain value, goto_events(...) or abort_this()"
+                )
+            result = result.returns
+        store = self.store
+        first = event.id not in store
+        store[event.id] = result
+        self.feed.step_finished(step_id, event.id, result, t0)
+        listeners = self.flow._listeners_of(event.id)
+        if listeners:
+            self._dispatch(event.id, first, listeners)
+
+    def _goto(self, event: Event, step_id: int, returns: Any, t0: float) -> None:
+        targets, payload = returns
+        registry = self.flow._events
+        for target in targets:
+            if registry.get(target.id) is not target:
+                raise UnknownEventError(
+                    f"event {event.repr_name} returned goto_events to {target.repr_name}, which "
+                    f"is not registered in flow {self.flow.name!r}; goto only events of this "
+                    f"flow, or register it with {self.flow.name}.make_event(...)"
+                )
+        self.feed.step_goto(step_id, event.id, tuple(t.id for t in targets), payload, t0)
+        for target in targets:
+            self.enqueue(target, EventInput("$goto", {event.id: payload}, _GOTO))
+
+    def _dispatch(
+        self, event_id: str, first: bool, listeners: tuple[tuple[Event, Any, tuple[str, str]], ...]
+    ) -> None:
+        store, states = self.store, self.states
+        for listener, group, key in listeners:
+            state = states.get(key)
+            if state is None:
+                missing = 0
+                for member_id in group.events:
+                    if member_id not in store:
+                        missing += 1
+                state = states[key] = _GroupState(missing)
+            elif first:
+                state.missing -= 1
+            if state.missing:
+                continue
+            if group.retrigger_type == "all":
+                stale = state.stale
+                if stale:
+                    stale.discard(event_id)
+                    if stale:
+                        continue  # not every member has a new result yet
+                state.stale = set(group.events)
+            results = {member_id: store[member_id] for member_id in group.events}
+            self.enqueue(listener, EventInput(group.name, results))

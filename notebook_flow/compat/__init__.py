@@ -1,0 +1,1 @@
+"""The seed libraries' APIs as thin front-ends over the engine."""

@@ -1,0 +1,235 @@
+"""microflow's WorkflowManager on notebook_flow's run feed.
+
+A handler pass is a step of the run: it gets the same records, trace and progress reporting as a
+drive-flow event. The consumer pulls the events lazily, exactly as in microflow; what microflow
+did that no user wants (endless re-runs of a silent pass, unbounded same-name loops, handler type
+errors discovered late, stale duplicates after a notebook cell re-run) is fixed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import aclosing
+from typing import Any, AsyncGenerator, AsyncIterator, Callable, Optional
+
+from ..errors import EventTypeError, FlowDefinitionError, MaxStepsExceeded
+from ..events import WorkflowEvent
+from .._core.callables import StepCallable, check_step_callable
+from .._core.feed import RunFeed
+from .._core.flow import DEFAULT_MAX_STEPS
+from .._core.progress import current_step, progress_from_event
+
+EventHandler = Callable[[WorkflowEvent, Any], AsyncIterator[WorkflowEvent]]
+_ARGS = "(event, ctx)"
+
+
+class WorkflowManager:
+    """Routes events by name through registered handlers (microflow's manager).
+
+    Args:
+        ctx: one object handed to every handler.
+        max_steps: cap on handler passes per ``process`` call (a guard against endless loops);
+            None disables it.
+        name: shown in traces and views.
+    """
+
+    def __init__(
+        self, ctx: Any = None, *, max_steps: Optional[int] = DEFAULT_MAX_STEPS, name: str = "workflow"
+    ) -> None:
+        if max_steps is not None and (not isinstance(max_steps, int) or max_steps < 1):
+            raise FlowDefinitionError(
+                f"max_steps must be a positive int, or None to disable the guard; got {max_steps!r}"
+            )
+        self.ctx = ctx
+        self.max_steps = max_steps
+        self.name = name
+        self.handlers: dict[str, list[Any]] = {}
+        self._checked: dict[str, list[StepCallable]] = {}
+        self.logger = logging.getLogger("WorkflowManager")
+        self.last_run: Optional[RunFeed] = None
+
+    def register(self, event_name: str, handler: EventHandler) -> "WorkflowManager":
+        """Add ``handler`` for ``event_name`` (handlers of one name run in sequence); chainable.
+
+        A new function with the module-qualified name of a handler already registered for this
+        event (a re-run notebook cell) replaces it in place.
+        """
+        if not isinstance(event_name, str) or not event_name:
+            raise EventTypeError(
+                f"an event name must be a non-empty str, got {type(event_name).__name__} "
+                f"{event_name!r}"
+            )
+        step = check_step_callable(handler, role="handler", arg_names=_ARGS)
+        handlers = self.handlers.setdefault(event_name, [])
+        checked = self._checked.setdefault(event_name, [])
+        for i, old in enumerate(checked):
+            if (
+                old.func is not step.func
+                and old.key == step.key
+                and not (old.code is not None and old.code is step.code)
+            ):
+                handlers[i] = handler
+                checked[i] = step
+                return self
+        handlers.append(handler)
+        checked.append(step)
+        return self
+
+    def _step_of(self, event_name: str, index: int, handler: Any) -> StepCallable:
+        checked = self._checked.get(event_name, [])
+        if index < len(checked) and checked[index].func is handler:
+            return checked[index]
+        # Someone edited .handlers by hand: check the handler now.
+        return check_step_callable(handler, role="handler", arg_names=_ARGS)
+
+    async def process(self, initial_event: WorkflowEvent) -> AsyncGenerator[WorkflowEvent, None]:
+        """Run the workflow from ``initial_event``, yielding every event as it happens."""
+        if not isinstance(initial_event, WorkflowEvent):
+            raise EventTypeError(
+                f"process() takes a WorkflowEvent, got {type(initial_event).__name__} "
+                f"{initial_event!r}; write WorkflowEvent(name=..., data=...)"
+            )
+        feed = RunFeed(self, self.name, initial_event.name)
+        feed.progress_sink = []  # type: ignore[attr-defined]
+        self.last_run = feed
+        feed.run_started()
+        yield initial_event
+        current = initial_event
+        passes = 0
+        outcome: Optional[BaseException] = None
+        try:
+            while True:
+                handlers = self.handlers.get(current.name)
+                if not handlers:
+                    self.logger.debug("No handlers for event: %s", current.name)
+                    break
+                passes += 1
+                if self.max_steps is not None and passes > self.max_steps:
+                    error = MaxStepsExceeded(
+                        f"workflow {self.name!r} stopped after max_steps={self.max_steps} handler "
+                        f"passes; event {current.name!r} keeps coming back, most likely an "
+                        f"endless loop. Pass a larger max_steps to WorkflowManager(...) if the "
+                        f"loop is intended (None disables the guard).",
+                        limit=self.max_steps,
+                        event_id=current.name,
+                    )
+                    outcome = error
+                    yield WorkflowEvent(name="error", error=str(error), metadata=current.metadata)
+                    return
+                produced = False
+                index = 0
+                while index < len(handlers):  # the live list: handlers added mid-pass run too
+                    handler = handlers[index]
+                    step = self._step_of(current.name, index, handler)
+                    index += 1
+                    # Each handler is one step of the run.
+                    async with aclosing(self._run_handler(feed, step, current)) as items:
+                        async for item in items:
+                            if isinstance(item, _Failure):
+                                outcome = item.error
+                                yield item.event
+                                return
+                            yield item
+                            if item.name != "progress":
+                                current = item
+                                produced = True
+                if not produced:
+                    break  # a silent pass ends the workflow instead of re-running forever
+        except GeneratorExit:
+            outcome = asyncio.CancelledError("the consumer stopped reading the workflow")
+            raise
+        except BaseException as error:
+            outcome = error
+            raise
+        finally:
+            if outcome is None:
+                feed.run_finished()
+            elif isinstance(outcome, asyncio.CancelledError) or not isinstance(outcome, Exception):
+                feed.run_cancelled()
+            else:
+                feed.run_failed(outcome)
+
+    async def _run_handler(
+        self, feed: RunFeed, step: StepCallable, current: WorkflowEvent
+    ) -> AsyncGenerator[Any, None]:
+        """One handler on ``current``: yields its events (and a _Failure if it breaks)."""
+        step_id = feed.new_step_id()
+        event_name = current.name
+        feed.step_pending(step_id, event_name, current)
+        t0 = feed.step_started(step_id, event_name, current)
+        sink: list[Any] = feed.progress_sink  # type: ignore[attr-defined]
+        last: Optional[WorkflowEvent] = None
+        ended = False
+        agen: Any = None
+        token = current_step.set((feed, step_id, event_name))
+        try:
+            if step.is_generator:
+                agen = step.func(current, self.ctx)
+                items: Any = agen
+            else:
+                items = _single(await step.func(current, self.ctx))
+            async for item in items:
+                current_step.reset(token)
+                token = None
+                while sink:
+                    yield _progress_event(sink.pop(0), current)
+                if not isinstance(item, WorkflowEvent):
+                    raise EventTypeError(
+                        f"handler {step.qualname} for event {event_name!r} yielded "
+                        f"{type(item).__name__} {item!r}; handlers must yield WorkflowEvent objects"
+                    )
+                if item.name == "progress":
+                    progress_from_event(feed, step_id, event_name, item.data)
+                else:
+                    last = item
+                yield item
+                token = current_step.set((feed, step_id, event_name))
+                if item.name != "progress" and item.error:
+                    break  # an error event stops this handler; the pipeline goes on
+            if token is not None:
+                current_step.reset(token)
+                token = None
+            while sink:
+                yield _progress_event(sink.pop(0), current)
+            ended = True
+            feed.step_finished(step_id, event_name, last, t0)
+        except Exception as error:
+            if token is not None:
+                current_step.reset(token)
+                token = None
+            ended = True
+            feed.step_failed(step_id, event_name, error, t0)
+            failed_on = last if last is not None else current
+            self.logger.exception("Error processing event %s", failed_on.name)
+            yield _Failure(
+                error, WorkflowEvent(name="error", error=str(error), metadata=failed_on.metadata)
+            )
+        finally:
+            if token is not None:
+                current_step.reset(token)
+            if not ended:
+                feed.step_cancelled(step_id, event_name, t0)
+            sink.clear()
+            if agen is not None:
+                await agen.aclose()
+
+
+class _Failure:
+    """Marks the end of a workflow by an exception in a handler."""
+
+    __slots__ = ("error", "event")
+
+    def __init__(self, error: BaseException, event: WorkflowEvent) -> None:
+        self.error = error
+        self.event = event
+
+
+def _progress_event(item: tuple[str, str, Any], current: WorkflowEvent) -> WorkflowEvent:
+    step, description, fraction = item
+    return WorkflowEvent.progress(step, description, current.metadata, fraction=fraction)
+
+
+async def _single(value: Any) -> AsyncIterator[Any]:
+    if value is not None:
+        yield value

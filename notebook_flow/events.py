@@ -1,0 +1,216 @@
+"""Public data: the values that flow through a workflow and the typed records of a run.
+
+Nothing here runs anything; the engine creates these objects and subscribers read them.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, ClassVar, Optional
+
+__all__ = [
+    "ReturnBehavior",
+    "EventInput",
+    "WorkflowEvent",
+    "RunRecord",
+    "RunStarted",
+    "StepPending",
+    "StepStarted",
+    "StepProgress",
+    "StepFinished",
+    "StepFailed",
+    "StepCancelled",
+    "StepAborted",
+    "StepGoto",
+    "RunFinished",
+    "RunFailed",
+    "RunCancelled",
+    "STEP_END_KINDS",
+    "RUN_END_KINDS",
+]
+
+
+class ReturnBehavior(Enum):
+    """How an event was started (``EventInput.behavior``) or what a special return asks for."""
+
+    DISPATCH = "dispatch"
+    GOTO = "goto"
+    ABORT = "abort"
+    INPUT = "input"
+
+
+_task_ids = itertools.count(1)
+
+
+def _next_task_id() -> str:
+    # A counter, not a uuid4: unique within the process and ten times cheaper per event.
+    return f"task-{next(_task_ids)}"
+
+
+@dataclass
+class EventInput:
+    """What a listening event receives: the results of the group that fired it.
+
+    ``results`` maps each member's id to its latest result, in the order the group lists them.
+    """
+
+    group_name: Optional[str]
+    results: dict[str, Any]
+    behavior: ReturnBehavior = ReturnBehavior.DISPATCH
+    task_id: str = field(default_factory=_next_task_id)
+
+    @classmethod
+    def from_input(cls, input_data: dict[str, Any]) -> "EventInput":
+        """Wrap user data as the input of a root event (``group_name="user_input"``)."""
+        return cls(group_name="user_input", results=input_data, behavior=ReturnBehavior.INPUT)
+
+
+@dataclass
+class WorkflowEvent:
+    """A named event of a microflow-style workflow (also used for progress in any step)."""
+
+    name: str
+    data: Optional[dict[str, Any]] = None
+    metadata: Optional[dict[str, Any]] = None
+    error: Optional[str] = None
+
+    @classmethod
+    def progress(
+        cls,
+        step_name: str,
+        description: str,
+        metadata: Optional[dict[str, Any]] = None,
+        *,
+        fraction: Optional[float] = None,
+    ) -> "WorkflowEvent":
+        """A progress event: reported to the feed, the log and the view, never dispatched."""
+        data: dict[str, Any] = {"step": step_name, "description": description}
+        if fraction is not None:
+            data["fraction"] = fraction
+        return cls(name="progress", data=data, metadata=metadata)
+
+
+# --------------------------------------------------------------------------------------------
+# Run records: the one feed every subscriber (trace, view, debugger, user) reads.
+# ``time`` is ``time.perf_counter()`` seconds; ``RunStarted.wall_time`` anchors it to the clock.
+
+
+@dataclass(slots=True)
+class RunRecord:
+    """Base of every record a run publishes."""
+
+    kind: ClassVar[str] = "record"
+    run_id: int
+    time: float
+
+
+@dataclass(slots=True)
+class RunStarted(RunRecord):
+    kind: ClassVar[str] = "run_started"
+    flow_name: str
+    root: str
+    wall_time: float
+
+
+@dataclass(slots=True)
+class StepPending(RunRecord):
+    """An event was queued to run (it may wait for a concurrency slot or the debugger)."""
+
+    kind: ClassVar[str] = "step_pending"
+    step_id: int
+    event_id: str
+    input: Any
+
+
+@dataclass(slots=True)
+class StepStarted(RunRecord):
+    kind: ClassVar[str] = "step_started"
+    step_id: int
+    event_id: str
+    input: Any
+
+
+@dataclass(slots=True)
+class StepProgress(RunRecord):
+    kind: ClassVar[str] = "step_progress"
+    step_id: int
+    event_id: str
+    step: str
+    description: str
+    fraction: Optional[float]
+
+
+@dataclass(slots=True)
+class StepFinished(RunRecord):
+    kind: ClassVar[str] = "step_finished"
+    step_id: int
+    event_id: str
+    result: Any
+    duration: float
+
+
+@dataclass(slots=True)
+class StepFailed(RunRecord):
+    kind: ClassVar[str] = "step_failed"
+    step_id: int
+    event_id: str
+    error: BaseException
+    duration: float
+
+
+@dataclass(slots=True)
+class StepCancelled(RunRecord):
+    kind: ClassVar[str] = "step_cancelled"
+    step_id: int
+    event_id: str
+    duration: float
+
+
+@dataclass(slots=True)
+class StepAborted(RunRecord):
+    kind: ClassVar[str] = "step_aborted"
+    step_id: int
+    event_id: str
+    duration: float
+
+
+@dataclass(slots=True)
+class StepGoto(RunRecord):
+    kind: ClassVar[str] = "step_goto"
+    step_id: int
+    event_id: str
+    targets: tuple[str, ...]
+    payload: Any
+    duration: float
+
+
+@dataclass(slots=True)
+class RunFinished(RunRecord):
+    kind: ClassVar[str] = "run_finished"
+    steps: int
+    duration: float
+
+
+@dataclass(slots=True)
+class RunFailed(RunRecord):
+    kind: ClassVar[str] = "run_failed"
+    error: BaseException
+    steps: int
+    duration: float
+
+
+@dataclass(slots=True)
+class RunCancelled(RunRecord):
+    kind: ClassVar[str] = "run_cancelled"
+    steps: int
+    duration: float
+
+
+#: Record kinds that close a started step: every started step gets exactly one of them.
+STEP_END_KINDS = frozenset(
+    k.kind for k in (StepFinished, StepFailed, StepCancelled, StepAborted, StepGoto)
+)
+#: Record kinds that close a run.
+RUN_END_KINDS = frozenset(k.kind for k in (RunFinished, RunFailed, RunCancelled))
