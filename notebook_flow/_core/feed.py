@@ -69,6 +69,9 @@ class RunFeed:
         self._step_ids = itertools.count(1)
         self.started_at = 0.0
         self.steps = 0  # steps started
+        # The debugger's gate: an object with ``async admit(step_id, event_id, input) -> input``
+        # awaited before each step starts; None (no debugger) costs one attribute check.
+        self.gate: Any = None
         if trace:
             self.trace = Trace(maxlen=Trace.DEFAULT_MAXLEN if trace is True else int(trace))
             self._subs.append(self.trace)

@@ -94,6 +94,9 @@ class DriveScheduler:
             while True:
                 while ready and (cap is None or len(running) < cap):
                     event, event_input, step_id = ready.popleft()
+                    gate = self.feed.gate
+                    if gate is not None:  # the debugger: may pause here, or edit the input
+                        event_input = await gate.admit(step_id, event.id, event_input)
                     self._count(event)
                     if not running and not ready:
                         await self._run_step(event, event_input, step_id)  # inline: a chain

@@ -157,6 +157,8 @@ class WorkflowManager:
         step_id = feed.new_step_id()
         event_name = current.name
         feed.step_pending(step_id, event_name, current)
+        if feed.gate is not None:  # the debugger: may pause here, or edit the event
+            current = await feed.gate.admit(step_id, event_name, current)
         t0 = feed.step_started(step_id, event_name, current)
         sink: list[Any] = feed.progress_sink  # type: ignore[attr-defined]
         last: Optional[WorkflowEvent] = None
