@@ -2,11 +2,14 @@
 
 Every error the toolkit raises on purpose derives from :class:`FlowError`, and also from the
 builtin it refines (``TypeError`` for a wrong kind of object, ``ValueError`` for a wrong value,
-``RuntimeError`` for a run that cannot go on), so ``except TypeError`` keeps working. Each message
-says what happened and what to do about it.
+``RuntimeError`` for a run that cannot go on, ``TimeoutError`` for a time limit), so ``except
+TypeError`` keeps working. Each message says what happened and what to do about it.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional, Sequence
 
 __all__ = [
     "FlowError",
@@ -15,6 +18,10 @@ __all__ = [
     "FlowRunError",
     "UnknownEventError",
     "MaxStepsExceeded",
+    "StepTimeout",
+    "RunTimeout",
+    "FailedStep",
+    "StepFailures",
 ]
 
 
@@ -45,3 +52,88 @@ class MaxStepsExceeded(FlowRunError):
         super().__init__(message)
         self.limit = limit
         self.event_id = event_id
+
+
+class StepTimeout(FlowError, TimeoutError):
+    """One attempt of a step ran longer than the step's ``timeout``.
+
+    Attributes:
+        event_id: the event (or handler's event name) that timed out.
+        timeout: the limit in seconds.
+        attempt: which attempt timed out (1 for the first).
+    """
+
+    def __init__(self, message: str, *, event_id: str, timeout: float, attempt: int) -> None:
+        super().__init__(message)
+        self.event_id = event_id
+        self.timeout = timeout
+        self.attempt = attempt
+
+
+class RunTimeout(FlowError, TimeoutError):
+    """A whole run ran longer than its ``timeout``; every step still running was cancelled.
+
+    Attributes:
+        timeout: the limit in seconds.
+        running: ids of the events that were still running when time was up.
+        results: the results the run had produced by then (``{event_id: value}``).
+    """
+
+    def __init__(
+        self, message: str, *, timeout: float, running: Sequence[str], results: dict[str, Any]
+    ) -> None:
+        super().__init__(message)
+        self.timeout = timeout
+        self.running = tuple(running)
+        self.results = results
+
+
+@dataclass(frozen=True, slots=True)
+class FailedStep:
+    """One step that failed in a run with ``on_error="continue"``."""
+
+    event_id: str
+    step_id: int
+    error: Exception
+    input: Any = None
+
+
+class StepFailures(ExceptionGroup, FlowRunError):  # type: ignore[misc]
+    """Steps failed in a run with ``on_error="continue"``; the rest of the run still finished.
+
+    An ``ExceptionGroup``, so ``except* ConnectionError:`` picks out one kind and notebooks show
+    every traceback. ``failures`` lists the failed steps in the order they failed (the first
+    ``MAX_KEPT`` of them; ``count`` is exact), ``results`` holds what the run did produce.
+    """
+
+    MAX_KEPT = 1000
+
+    failures: tuple[FailedStep, ...]
+    results: dict[str, Any]
+    count: int
+
+    def __new__(
+        cls,
+        message: str,
+        failures: Sequence[FailedStep],
+        results: Optional[dict[str, Any]] = None,
+        count: Optional[int] = None,
+    ) -> "StepFailures":
+        self = super().__new__(cls, message, [f.error for f in failures])
+        self.failures = tuple(failures)
+        self.results = dict(results or {})
+        self.count = len(self.failures) if count is None else count
+        return self
+
+    def __init__(
+        self,
+        message: str,
+        failures: Sequence[FailedStep],
+        results: Optional[dict[str, Any]] = None,
+        count: Optional[int] = None,
+    ) -> None:
+        super().__init__(message, [f.error for f in failures])
+
+    def derive(self, excs: Sequence[Exception]) -> ExceptionGroup:  # type: ignore[override]
+        # except* splits the group: the parts are plain groups (they no longer hold every failure).
+        return ExceptionGroup(self.message, excs)

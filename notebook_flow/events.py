@@ -19,6 +19,7 @@ __all__ = [
     "StepPending",
     "StepStarted",
     "StepProgress",
+    "StepRetried",
     "StepFinished",
     "StepFailed",
     "StepCancelled",
@@ -143,6 +144,22 @@ class StepProgress(RunRecord):
 
 
 @dataclass(slots=True)
+class StepRetried(RunRecord):
+    """An attempt of a started step failed and the step will run again after ``delay`` seconds.
+
+    The step stays open: a retry is not a new step, and the step still ends with exactly one
+    end record (finished, failed, ...) after its last attempt.
+    """
+
+    kind: ClassVar[str] = "step_retried"
+    step_id: int
+    event_id: str
+    attempt: int  # the attempt that failed, 1 for the first
+    error: BaseException
+    delay: float
+
+
+@dataclass(slots=True)
 class StepFinished(RunRecord):
     kind: ClassVar[str] = "step_finished"
     step_id: int
@@ -153,6 +170,8 @@ class StepFinished(RunRecord):
 
 @dataclass(slots=True)
 class StepFailed(RunRecord):
+    """A step ended with an exception (a ``StepTimeout`` when it ran out of time)."""
+
     kind: ClassVar[str] = "step_failed"
     step_id: int
     event_id: str
@@ -203,9 +222,17 @@ class RunFailed(RunRecord):
 
 @dataclass(slots=True)
 class RunCancelled(RunRecord):
+    """The run was stopped before it ended on its own; ``reason`` says by what.
+
+    e.g. "RunHandle.cancel()", a message given to ``cancel(msg)`` (the Stop button passes one),
+    "KeyboardInterrupt", "timeout after 5 s" (``on_timeout="return"``), or "cancelled" when the
+    task awaiting the run was cancelled (a notebook kernel interrupt does that).
+    """
+
     kind: ClassVar[str] = "run_cancelled"
     steps: int
     duration: float
+    reason: str = "cancelled"
 
 
 #: Record kinds that close a started step: every started step gets exactly one of them.

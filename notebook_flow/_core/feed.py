@@ -26,8 +26,10 @@ from ..events import (
     StepGoto,
     StepPending,
     StepProgress,
+    StepRetried,
     StepStarted,
 )
+from .runlog import RunLog
 from .trace import Trace
 
 logger = logging.getLogger("notebook_flow")
@@ -55,7 +57,11 @@ def observe_runs(callback: Callable[["RunFeed"], Any]) -> Callable[[], None]:
 
 
 class RunFeed:
-    """The record stream of one run, plus its identity and its trace."""
+    """The record stream of one run, plus its identity, its trace and its log.
+
+    ``trace=True`` keeps a :class:`Trace` and a :class:`RunLog` (an int sets the trace's window);
+    ``trace=False`` keeps neither, for the fastest runs.
+    """
 
     def __init__(
         self, source: Any, flow_name: str, root: str, *, trace: bool | int = True
@@ -65,6 +71,7 @@ class RunFeed:
         self.flow_name = flow_name
         self.root = root
         self.trace: Optional[Trace] = None
+        self.log: Optional[RunLog] = None
         self._subs: list[Subscriber] = []
         self._step_ids = itertools.count(1)
         self.started_at = 0.0
@@ -73,8 +80,10 @@ class RunFeed:
         # awaited before each step starts; None (no debugger) costs one attribute check.
         self.gate: Any = None
         if trace:
-            self.trace = Trace(maxlen=Trace.DEFAULT_MAXLEN if trace is True else int(trace))
+            self.trace = Trace(maxlen=Trace.DEFAULT_MAXLEN if trace is True else trace)
+            self.log = RunLog()
             self._subs.append(self.trace)
+            self._subs.append(self.log)
         for observer in list(_run_observers):
             try:
                 observer(self)
@@ -136,6 +145,12 @@ class RunFeed:
                 StepProgress(self.run_id, _clock(), step_id, event_id, step, description, fraction)
             )
 
+    def step_retried(
+        self, step_id: int, event_id: str, attempt: int, error: BaseException, delay: float
+    ) -> None:
+        if self._subs:
+            self.publish(StepRetried(self.run_id, _clock(), step_id, event_id, attempt, error, delay))
+
     def step_finished(self, step_id: int, event_id: str, result: Any, t0: float) -> None:
         if self._subs:
             now = _clock()
@@ -173,7 +188,7 @@ class RunFeed:
             now = _clock()
             self.publish(RunFailed(self.run_id, now, error, self.steps, now - self.started_at))
 
-    def run_cancelled(self) -> None:
+    def run_cancelled(self, reason: str = "cancelled") -> None:
         if self._subs:
             now = _clock()
-            self.publish(RunCancelled(self.run_id, now, self.steps, now - self.started_at))
+            self.publish(RunCancelled(self.run_id, now, self.steps, now - self.started_at, reason))

@@ -8,6 +8,7 @@ from collections import deque
 from dataclasses import fields
 from typing import Any, Iterator
 
+from ..errors import FlowDefinitionError
 from ..events import STEP_END_KINDS, RUN_END_KINDS, RunRecord
 
 _short = reprlib.Repr()
@@ -19,34 +20,50 @@ _short.maxlevel = 3
 class EventStats:
     """Exact per-event counters of one run (kept even when old records leave the window)."""
 
-    __slots__ = ("started", "ended", "busy_time")
+    __slots__ = ("started", "ended", "busy_time", "retried", "timeouts")
 
     def __init__(self) -> None:
         self.started = 0
         self.ended: dict[str, int] = {}
         self.busy_time = 0.0
+        self.retried = 0  # failed attempts that were run again
+        self.timeouts = 0  # attempts that ran out of time (retried or final)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"started": self.started, "ended": dict(self.ended), "busy_time": self.busy_time}
+        return {
+            "started": self.started,
+            "ended": dict(self.ended),
+            "busy_time": self.busy_time,
+            "retried": self.retried,
+            "timeouts": self.timeouts,
+        }
 
 
 class Trace:
     """Subscriber that keeps the last ``maxlen`` records and exact counts of all of them.
 
     Memory stays bounded however long the run: ``records`` is a ring buffer, ``dropped`` says how
-    many older records left it, and ``counts`` / ``events`` keep exact totals.
+    many older records left it, and ``counts`` / ``events`` keep exact totals. Every started step
+    gets exactly one end record; ``open_steps`` holds those still running and ``unmatched_ends``
+    counts end records that closed no open step (always 0 unless the engine has a bug).
     """
 
     DEFAULT_MAXLEN = 10_000
 
     def __init__(self, maxlen: int = DEFAULT_MAXLEN) -> None:
-        if maxlen < 1:
-            raise ValueError(f"a trace keeps at least one record, got maxlen={maxlen}")
+        if not isinstance(maxlen, int) or isinstance(maxlen, bool) or maxlen < 1:
+            raise FlowDefinitionError(
+                f"a trace keeps a window of at least one record, got maxlen={maxlen!r}; pass "
+                f"trace=True (the default window), an int >= 1, or trace=False for no trace"
+            )
         self.records: deque[RunRecord] = deque(maxlen=maxlen)
         self.counts: dict[str, int] = {}
         self.total = 0
         self.events: dict[str, EventStats] = {}
         self.open_steps: dict[int, str] = {}  # step_id -> event_id, started and not yet ended
+        self.unmatched_ends = 0
+        self.retried = 0
+        self.timeouts = 0
         self.status = "created"
         self.start_time: float | None = None
 
@@ -63,10 +80,23 @@ class Trace:
             stats.started += 1
         elif kind in STEP_END_KINDS:
             event_id = self.open_steps.pop(record.step_id, None)  # type: ignore[attr-defined]
-            if event_id is not None:
-                stats = self.events[event_id]
-                stats.ended[kind] = stats.ended.get(kind, 0) + 1
-                stats.busy_time += record.duration  # type: ignore[attr-defined]
+            if event_id is None:
+                self.unmatched_ends += 1
+                return
+            stats = self.events[event_id]
+            stats.ended[kind] = stats.ended.get(kind, 0) + 1
+            stats.busy_time += record.duration  # type: ignore[attr-defined]
+            if kind == "step_failed" and isinstance(record.error, TimeoutError):  # type: ignore[attr-defined]
+                stats.timeouts += 1
+                self.timeouts += 1
+        elif kind == "step_retried":
+            stats = self.events.get(record.event_id)  # type: ignore[attr-defined]
+            if stats is not None:
+                stats.retried += 1
+                self.retried += 1
+                if isinstance(record.error, TimeoutError):  # type: ignore[attr-defined]
+                    stats.timeouts += 1
+                    self.timeouts += 1
         elif kind == "run_started":
             self.status = "running"
             self.start_time = record.time
@@ -94,6 +124,8 @@ class Trace:
             "counts": dict(self.counts),
             "events": {k: v.as_dict() for k, v in self.events.items()},
             "open_steps": {str(k): v for k, v in self.open_steps.items()},
+            "retried": self.retried,
+            "timeouts": self.timeouts,
             "records": [record_to_dict(r, start) for r in self.records],
         }
 

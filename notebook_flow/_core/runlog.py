@@ -1,0 +1,119 @@
+"""The log of a run: readable lines for what a person wants to know, in a bounded window.
+
+A subscriber of the run's feed, like the trace. It keeps the latest ``maxlen`` entries (progress,
+retries, timeouts, failures, cancellations, the run's start and end) plus exact counts of all of
+them, and passes each line to the ``notebook_flow`` logger (progress at DEBUG, the rest at INFO,
+so nothing prints unless the application configures logging). The notebook view shows it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Optional
+
+from ..errors import FlowDefinitionError
+from ..events import RunRecord
+
+logger = logging.getLogger("notebook_flow")
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One line of a run's log."""
+
+    t: float  # seconds since the run started
+    level: str  # "info", "warning" or "error"
+    kind: str  # the kind of the record it describes
+    event_id: Optional[str]
+    message: str
+    error: Optional[BaseException] = None
+
+
+def _error_text(error: BaseException) -> str:
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _progress(r: Any) -> tuple[str, str]:
+    share = "" if r.fraction is None else f" ({r.fraction:.0%})"
+    return "info", f"{r.event_id}: {r.step}: {r.description}{share}"
+
+
+def _retried(r: Any) -> tuple[str, str]:
+    return "warning", (
+        f"{r.event_id}: attempt {r.attempt} failed ({_error_text(r.error)}); "
+        f"retrying in {r.delay:.3g} s"
+    )
+
+
+def _failed(r: Any) -> tuple[str, str]:
+    if isinstance(r.error, TimeoutError):
+        return "error", f"{r.event_id}: timed out ({_error_text(r.error)})"
+    return "error", f"{r.event_id}: failed ({_error_text(r.error)})"
+
+
+_FORMATS: dict[str, Callable[[Any], tuple[str, str]]] = {
+    "run_started": lambda r: ("info", f"run {r.run_id} of {r.flow_name!r} started at {r.root}"),
+    "step_progress": _progress,
+    "step_retried": _retried,
+    "step_failed": _failed,
+    "step_cancelled": lambda r: ("warning", f"{r.event_id}: cancelled after {r.duration:.3g} s"),
+    "step_aborted": lambda r: ("info", f"{r.event_id}: aborted (its listeners do not fire)"),
+    "run_finished": lambda r: ("info", f"run finished: {r.steps} steps in {r.duration:.3g} s"),
+    "run_failed": lambda r: ("error", f"run failed: {_error_text(r.error)}"),
+    "run_cancelled": lambda r: (
+        "warning", f"run cancelled ({r.reason}) after {r.steps} steps, {r.duration:.3g} s"
+    ),
+}
+
+
+class RunLog:
+    """Subscriber that keeps the last ``maxlen`` log entries of a run and exact counts of all."""
+
+    DEFAULT_MAXLEN = 1_000
+
+    def __init__(self, maxlen: int = DEFAULT_MAXLEN) -> None:
+        if not isinstance(maxlen, int) or isinstance(maxlen, bool) or maxlen < 1:
+            raise FlowDefinitionError(
+                f"a run log keeps a window of at least one entry, got maxlen={maxlen!r}"
+            )
+        self.entries: deque[LogEntry] = deque(maxlen=maxlen)
+        self.counts: dict[str, int] = {}  # entries by level, exact
+        self.total = 0
+        self._start = 0.0
+
+    def __call__(self, record: RunRecord) -> None:
+        describe = _FORMATS.get(record.kind)
+        if describe is None:
+            return  # pending / started / finished / goto: the trace has them, a log would drown
+        if record.kind == "run_started":
+            self._start = record.time
+        level, message = describe(record)
+        error = getattr(record, "error", None)
+        self.entries.append(
+            LogEntry(record.time - self._start, level, record.kind,
+                     getattr(record, "event_id", None), message, error)
+        )
+        self.total += 1
+        self.counts[level] = self.counts.get(level, 0) + 1
+        py_level = logging.DEBUG if record.kind == "step_progress" else logging.INFO
+        if logger.isEnabledFor(py_level):
+            logger.log(py_level, "run %s: %s", record.run_id, message,
+                       exc_info=error if record.kind == "step_failed" else None)
+
+    @property
+    def dropped(self) -> int:
+        """How many entries left the window (the counts still include them)."""
+        return self.total - len(self.entries)
+
+    def __iter__(self) -> Iterator[LogEntry]:
+        return iter(self.entries)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def text(self) -> str:
+        """The window as plain text, one entry a line."""
+        return "\n".join(f"{e.t:9.3f}s {e.level:<7} {e.message}" for e in self.entries)
