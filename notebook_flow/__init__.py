@@ -11,17 +11,23 @@ from ._core.dynamic import abort_this, goto_events
 from ._core.event import Event, EventGroup
 from ._core.feed import RunFeed, observe_runs
 from ._core.flow import DEFAULT_MAX_STEPS, Flow
+from ._core.policy import Retry
 from ._core.progress import progress
 from ._core.run import RunHandle
+from ._core.runlog import LogEntry, RunLog
 from ._core.trace import Trace
 from .compat.drive_flow import EventEngineCls, default_drive
 from .compat.microflow import EventHandler, WorkflowManager
 from .errors import (
     EventTypeError,
+    FailedStep,
     FlowDefinitionError,
     FlowError,
     FlowRunError,
     MaxStepsExceeded,
+    RunTimeout,
+    StepFailures,
+    StepTimeout,
     UnknownEventError,
 )
 from .events import (
@@ -39,6 +45,7 @@ from .events import (
     StepGoto,
     StepPending,
     StepProgress,
+    StepRetried,
     StepStarted,
     WorkflowEvent,
 )
@@ -57,6 +64,8 @@ __all__ = [
     "goto_events",
     "abort_this",
     "DEFAULT_MAX_STEPS",
+    # reliability
+    "Retry",
     # microflow style
     "WorkflowEvent",
     "WorkflowManager",
@@ -67,11 +76,14 @@ __all__ = [
     "RunFeed",
     "observe_runs",
     "Trace",
+    "RunLog",
+    "LogEntry",
     "RunRecord",
     "RunStarted",
     "StepPending",
     "StepStarted",
     "StepProgress",
+    "StepRetried",
     "StepFinished",
     "StepFailed",
     "StepCancelled",
@@ -87,5 +99,9 @@ __all__ = [
     "FlowRunError",
     "UnknownEventError",
     "MaxStepsExceeded",
+    "StepTimeout",
+    "RunTimeout",
+    "StepFailures",
+    "FailedStep",
     "__version__",
 ]

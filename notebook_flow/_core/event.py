@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable, Optional
 
+from ..errors import EventTypeError
 from ..events import WorkflowEvent
 from .callables import StepCallable
+from .policy import StepPolicy
 
 RETRIGGER_TYPES = ("all", "any")
 
@@ -37,14 +39,19 @@ class Event:
         repr_name: the readable name used in ``debug_string`` and messages.
         func_inst: the async function (or async generator function) that runs.
         parent_groups: the groups this event listens to, by group hash, in the order added.
+        policy: its retry policy and time limit (``retry=`` / ``timeout=`` given to
+            ``make_event`` or ``listen_group``), or None.
     """
 
-    __slots__ = ("id", "repr_name", "func_inst", "is_generator", "parent_groups", "meta", "_step")
+    __slots__ = (
+        "id", "repr_name", "func_inst", "is_generator", "parent_groups", "meta", "policy", "_step"
+    )
 
     def __init__(self, step: StepCallable, event_id: str) -> None:
         self.id = event_id
         self.parent_groups: dict[str, EventGroup] = {}
         self.meta: dict[str, Any] = {}
+        self.policy: Optional[StepPolicy] = None
         self._set_callable(step)
         self.repr_name = event_id
 
@@ -61,6 +68,13 @@ class Event:
 
     def __repr__(self) -> str:
         return f"Node(source={self.repr_name})"
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise EventTypeError(
+            f"an event is not called directly: {self.repr_name} is registered in a flow. Run the "
+            f"flow with `await flow.invoke_event({self.name})`, or try this one step alone with "
+            f"`await {self.name}.solo_run(event_input, global_ctx)`"
+        )
 
     def debug_string(self, exclude_events: Optional[Iterable[str]] = None) -> str:
         """The tree of groups this event listens to, recursively; cycles end in ``<loop>``."""
@@ -113,7 +127,7 @@ class SpecialReturn:
         from ..events import ReturnBehavior
 
         if not isinstance(self.behavior, ReturnBehavior):
-            raise TypeError(
+            raise EventTypeError(
                 f"behavior must be a ReturnBehavior member, got {self.behavior!r}; "
                 "use goto_events(...) or abort_this()"
             )

@@ -9,8 +9,9 @@ from ..errors import EventTypeError, FlowDefinitionError, UnknownEventError
 from .callables import StepCallable, check_step_callable
 from .event import RETRIGGER_TYPES, Event, EventGroup
 from .feed import RunFeed
-from .run import RunHandle
-from .scheduler import DriveScheduler
+from .policy import Retry, check_timeout, make_policy, merge_policy
+from .run import ON_TIMEOUT, RunHandle
+from .scheduler import ON_ERROR, DriveScheduler
 
 logger = logging.getLogger("notebook_flow")
 
@@ -19,6 +20,7 @@ _UNSET: Any = object()
 _ARGS = "(event, global_ctx)"
 
 Listener = tuple[Event, EventGroup, tuple[str, str]]
+EventFunction = Callable[..., Any]
 
 
 class Flow:
@@ -35,6 +37,11 @@ class Flow:
         self, name: str = "default", broker: Any = None, *, max_steps: Optional[int] = DEFAULT_MAX_STEPS
     ) -> None:
         _check_max_steps(max_steps)
+        if not isinstance(name, str):
+            raise EventTypeError(
+                f"a flow's name is a str shown in messages and views, got {type(name).__name__} "
+                f"{name!r}; write Flow(\"my_flow\")"
+            )
         self.name = name
         self.broker = broker
         self.max_steps = max_steps
@@ -51,15 +58,39 @@ class Flow:
         """The registered events by id, in registration order (a copy)."""
         return dict(self._events)
 
-    def make_event(self, func: Union[Callable[..., Any], Event]) -> Event:
+    def make_event(
+        self,
+        func: Union[EventFunction, Event, None] = None,
+        *,
+        retry: Optional[Retry] = None,
+        timeout: Optional[float] = None,
+    ) -> Any:
         """Register an async function (or async generator) as an event; usable as a decorator.
 
+        Used bare (``@flow.make_event``) it returns the event; with options
+        (``@flow.make_event(retry=Retry(attempts=3), timeout=5)``) it returns the decorator.
         Registering a new function with the module-qualified name of an existing event (a
         re-run notebook cell) replaces that event's function and keeps its listeners wired.
+
+        Args:
+            retry: run the event again when it raises (see :class:`Retry`).
+            timeout: seconds one attempt may take; then it fails with ``StepTimeout``.
         """
+        policy = make_policy(retry, timeout, "make_event(...)")
+        if func is None:
+            return lambda target: self._make(target, policy)
+        return self._make(func, policy)
+
+    def _make(self, func: Union[EventFunction, Event], policy: Any) -> Event:
         if isinstance(func, Event):
             self._register(func)
-            return func
+        else:
+            func = self._event_for(func)
+        if policy is not None:
+            func.policy = merge_policy(func.policy, policy, f"event {func.repr_name}")
+        return func
+
+    def _event_for(self, func: EventFunction) -> Event:
         step = check_step_callable(func, role="event function", arg_names=_ARGS)
         siblings = self._by_key.setdefault(step.key, [])
         for event in siblings:
@@ -85,6 +116,7 @@ class Flow:
         """A new definition of an existing event: new function, groups declared afresh."""
         event._set_callable(step)
         event.parent_groups.clear()
+        event.policy = None  # the new definition's decorators give its options afresh
         self._register(event)
 
     def listen_group(
@@ -92,7 +124,10 @@ class Flow:
         group_markers: Sequence[Event],
         group_name: Optional[str] = None,
         retrigger_type: str = "all",
-    ) -> Callable[[Union[Callable[..., Any], Event]], Event]:
+        *,
+        retry: Optional[Retry] = None,
+        timeout: Optional[float] = None,
+    ) -> Callable[[Union[EventFunction, Event]], Event]:
         """Decorator: the decorated event runs when every event of ``group_markers`` has a result.
 
         Args:
@@ -100,15 +135,22 @@ class Flow:
             group_name: the name the listener sees in ``event.group_name``; default "0", "1", ...
             retrigger_type: "all" fires again once every member has a new result; "any" fires
                 again on each member's new result.
+            retry, timeout: options of the decorated event, as in :meth:`make_event`.
         """
         if retrigger_type not in RETRIGGER_TYPES:
             raise FlowDefinitionError(
-                f"retrigger_type must be 'all' or 'any', got {retrigger_type!r}"
+                f"retrigger_type must be 'all' or 'any' (lower case), got {retrigger_type!r}"
+            )
+        if group_name is not None and not isinstance(group_name, str):
+            raise EventTypeError(
+                f"group_name must be a str (or None for \"0\", \"1\", ...), got "
+                f"{type(group_name).__name__} {group_name!r}"
             )
         members = self._check_markers(group_markers)
+        policy = make_policy(retry, timeout, "listen_group(...)")
 
-        def decorator(func: Union[Callable[..., Any], Event]) -> Event:
-            event = self.make_event(func)
+        def decorator(func: Union[EventFunction, Event]) -> Event:
+            event = self._make(func, policy)
             if self._events.get(event.id) is not event:
                 raise FlowDefinitionError(
                     f"{event!r} is not registered in flow {self.name!r}; register it first"
@@ -120,6 +162,11 @@ class Flow:
 
     def _check_markers(self, group_markers: Sequence[Event]) -> dict[str, Event]:
         if isinstance(group_markers, Event) or not isinstance(group_markers, (list, tuple)):
+            if callable(group_markers) and not isinstance(group_markers, Event):
+                raise EventTypeError(
+                    f"listen_group was applied to the function {group_markers!r} without the "
+                    f"events to wait for; write @flow.listen_group([event_a, event_b]) above it"
+                )
             raise EventTypeError(
                 f"listen_group takes a list of events, got {type(group_markers).__name__}; "
                 "write @flow.listen_group([event_a, event_b])"
@@ -204,6 +251,9 @@ class Flow:
         *,
         max_steps: Optional[int] = _UNSET,
         trace: Union[bool, int] = True,
+        timeout: Optional[float] = None,
+        on_timeout: str = "raise",
+        on_error: str = "raise",
     ) -> RunHandle:
         """Prepare a run starting at ``event``: await it, iterate its records, or ``start()`` it.
 
@@ -212,7 +262,16 @@ class Flow:
             global_ctx: one object handed to every event.
             max_async_events: at most this many events run at once (None or 0: no cap).
             max_steps: cap on event runs (default: the flow's); None disables the guard.
-            trace: keep a trace (True, or the number of records its window keeps); False for none.
+            trace: keep a trace and a log (True, or the number of records the trace's window
+                keeps); False for neither.
+            timeout: seconds the whole run may take (None: no limit). When time is up every
+                running step is cancelled, then ``on_timeout`` decides.
+            on_timeout: "raise" (default) raises ``RunTimeout`` (a ``TimeoutError``); "return"
+                returns the results produced so far and ends the run as cancelled.
+            on_error: "raise" (default): the first failing step cancels the others and its
+                exception propagates. "continue": a failing step produces no result and its
+                listeners do not fire, every independent branch finishes, and then
+                ``StepFailures`` (an ``ExceptionGroup``) reports every failure, with ``.results``.
         """
         if not isinstance(event, Event):
             raise EventTypeError(
@@ -233,12 +292,16 @@ class Flow:
             )
         steps = self.max_steps if max_steps is _UNSET else max_steps
         _check_max_steps(steps)
+        seconds = check_timeout(timeout, "the run's")
+        _check_choice("on_timeout", on_timeout, ON_TIMEOUT)
+        _check_choice("on_error", on_error, ON_ERROR)
         feed = RunFeed(self, self.name, event.id, trace=trace)
         scheduler = DriveScheduler(
             self, feed, event, event_input, global_ctx,
-            max_async_events=max_async_events, max_steps=steps,
+            max_async_events=max_async_events, max_steps=steps, on_error=on_error,
         )
-        return RunHandle(feed, scheduler.execute)
+        return RunHandle(feed, scheduler.execute, timeout=seconds, on_timeout=on_timeout,
+                         state=scheduler)
 
     async def invoke_event(
         self,
@@ -248,15 +311,20 @@ class Flow:
         max_async_events: Optional[int] = None,
         *,
         max_steps: Optional[int] = _UNSET,
+        timeout: Optional[float] = None,
+        on_timeout: str = "raise",
+        on_error: str = "raise",
     ) -> dict[str, Any]:
         """Run the flow from ``event`` and return ``{event_id: last result}`` of every event.
 
         Events that ended with ``abort_this()`` or ``goto_events(...)`` have no entry (they
-        produced no result). The first exception of any event propagates unchanged after every
-        other running event was cancelled.
+        produced no result). With ``on_error="raise"`` (default) the first exception of any event
+        propagates unchanged after every other running event was cancelled; ``timeout``,
+        ``on_timeout`` and ``on_error`` are described in :meth:`run`.
         """
         return await self.run(
-            event, event_input, global_ctx, max_async_events, max_steps=max_steps
+            event, event_input, global_ctx, max_async_events, max_steps=max_steps,
+            timeout=timeout, on_timeout=on_timeout, on_error=on_error,
         )
 
 
@@ -265,6 +333,12 @@ def _same_callable(a: StepCallable, b: StepCallable) -> bool:
         return True
     # Bound methods are made anew on each attribute access: compare function and instance.
     return a.owner is not None and a.owner is b.owner and a.code is b.code
+
+
+def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        options = " or ".join(repr(c) for c in choices)
+        raise FlowDefinitionError(f"{name} must be {options}, got {value!r}")
 
 
 def _check_max_steps(max_steps: Optional[int]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Optional
 
-from ..errors import FlowRunError
+from ..errors import FlowDefinitionError, FlowRunError
 
 if TYPE_CHECKING:
     from .feed import RunFeed
@@ -30,8 +30,13 @@ def progress(step: str, description: str = "", fraction: Optional[float] = None)
             "progress() was called outside a running step; call it from inside an event "
             "function or handler while a flow runs"
         )
-    if fraction is not None and not 0.0 <= fraction <= 1.0:
-        raise ValueError(f"progress fraction must be between 0.0 and 1.0, got {fraction!r}")
+    if fraction is not None and not (
+        isinstance(fraction, (int, float)) and not isinstance(fraction, bool) and 0.0 <= fraction <= 1.0
+    ):
+        raise FlowDefinitionError(
+            f"progress fraction is how far along the step is, a number from 0.0 to 1.0 (or None "
+            f"if unknown); got {fraction!r}. For 3 of 10 done, pass fraction=0.3"
+        )
     feed, step_id, event_id = scope
     feed.step_progress(step_id, event_id, str(step), str(description), fraction)
     sink = getattr(feed, "progress_sink", None)

@@ -6,12 +6,16 @@ import asyncio
 from collections import deque
 from typing import Any, AsyncIterator, Callable, Coroutine, Generator, Optional
 
-from ..errors import FlowRunError
+from ..errors import FailedStep, FlowRunError, RunTimeout
 from ..events import RUN_END_KINDS, RunRecord
 from .feed import RunFeed, Subscriber
+from .interrupts import keep_awake_for_signals
 from .trace import Trace
 
 RunBody = Callable[[], Coroutine[Any, Any, Any]]
+
+#: The values of ``on_timeout``: fail with RunTimeout, or move on with the results so far.
+ON_TIMEOUT = ("raise", "return")
 
 
 class RunHandle:
@@ -20,15 +24,35 @@ class RunHandle:
     ``await handle`` starts it (if needed) and returns its results; ``async for record in
     handle`` yields every record of the run as it happens; ``handle.start()`` runs it in the
     background on the current event loop; ``handle.cancel()`` cancels every step of it.
+
+    Attributes:
+        status: "created", "running", "finished", "failed" or "cancelled".
+        result: the results once finished (the partial results after ``on_timeout="return"``).
+        error: the exception the run failed with (or the KeyboardInterrupt that stopped it).
+        timed_out: True when the run's ``timeout`` ran out.
+        failures: the failed steps so far, with ``on_error="continue"``.
     """
 
-    def __init__(self, feed: RunFeed, body: RunBody) -> None:
+    def __init__(
+        self,
+        feed: RunFeed,
+        body: RunBody,
+        *,
+        timeout: Optional[float] = None,
+        on_timeout: str = "raise",
+        state: Any = None,
+    ) -> None:
         self.feed = feed
         self._body = body
-        self._task: Optional[asyncio.Task[Any]] = None
+        self._timeout = timeout
+        self._on_timeout = on_timeout
+        self._state = state  # the scheduler: its results so far, its failures
+        self._task: Optional[asyncio.Future[Any]] = None
+        self._cancel_reason: Optional[str] = None
         self.status = "created"
         self.result: Any = None
         self.error: Optional[BaseException] = None
+        self.timed_out = False
 
     def __repr__(self) -> str:
         return f"<RunHandle run={self.run_id} flow={self.flow_name!r} status={self.status}>"
@@ -45,6 +69,10 @@ class RunHandle:
     def trace(self) -> Optional[Trace]:
         return self.feed.trace
 
+    @property
+    def failures(self) -> list[FailedStep]:
+        return list(getattr(self._state, "failures", ()))
+
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
         """Call ``subscriber(record)`` for each record from now on; returns an unsubscribe."""
         return self.feed.subscribe(subscriber)
@@ -59,27 +87,66 @@ class RunHandle:
                     "a run needs a running asyncio event loop: `await` it inside an async "
                     "function (or at the top level of a notebook cell), or use asyncio.run(...)"
                 ) from None
-            self._task = loop.create_task(self._main(), name=f"notebook_flow run {self.run_id}")
+            if self.status == "cancelled":  # cancelled before it started: it never runs
+                self._task = loop.create_future()
+                self._task.cancel(self._cancel_reason)
+            else:
+                self._task = loop.create_task(self._main(), name=f"notebook_flow run {self.run_id}")
         return self
 
     async def _main(self) -> Any:
         self.status = "running"
         self.feed.run_started()
+        leave = keep_awake_for_signals()
         try:
-            result = await self._body()
-        except asyncio.CancelledError:
+            result = await (self._body() if self._timeout is None else self._with_deadline())
+        except asyncio.CancelledError as error:
             self.status = "cancelled"
-            self.feed.run_cancelled()
+            self.feed.run_cancelled(self._cancel_reason or _reason_of(error))
             raise
-        except BaseException as error:
+        except Exception as error:
             self.status = "failed"
             self.error = error
             self.feed.run_failed(error)
             raise
-        self.status = "finished"
+        except BaseException as error:  # KeyboardInterrupt, SystemExit: stopped, not failed
+            self.status = "cancelled"
+            self.error = error
+            self.feed.run_cancelled(type(error).__name__)
+            raise
+        finally:
+            leave()
         self.result = result
-        self.feed.run_finished()
+        if self.timed_out:  # on_timeout="return": the run was cut short, the caller moves on
+            self.status = "cancelled"
+            self.feed.run_cancelled(f"timeout after {self._timeout:g} s")
+        else:
+            self.status = "finished"
+            self.feed.run_finished()
         return result
+
+    async def _with_deadline(self) -> Any:
+        scope = asyncio.timeout(self._timeout)
+        try:
+            async with scope:
+                return await self._body()
+        except TimeoutError as error:
+            if not scope.expired():
+                raise  # a step's own TimeoutError
+            self.timed_out = True
+            results = dict(getattr(self._state, "store", {}))
+            if self._on_timeout == "return":
+                return results
+            running = list(dict.fromkeys(getattr(self._state, "cancelled_events", ())))
+            raise RunTimeout(
+                f"run {self.run_id} of flow {self.flow_name!r} timed out after "
+                f"{self._timeout:g} s; still running then: {', '.join(running) or 'nothing'}. "
+                f"Its results so far are in .results; pass a larger timeout=..., or "
+                f"on_timeout=\"return\" to get them instead of this error",
+                timeout=self._timeout or 0.0,
+                running=running,
+                results=results,
+            ) from error
 
     def __await__(self) -> Generator[Any, None, Any]:
         return self.start()._task.__await__()  # type: ignore[union-attr]
@@ -88,10 +155,24 @@ class RunHandle:
         return self._task is not None and self._task.done()
 
     def cancel(self, msg: Optional[str] = None) -> bool:
-        """Cancel the run: every running step is cancelled and the trace closes each of them."""
+        """Cancel the run: every running step is cancelled and the trace closes each of them.
+
+        ``msg`` becomes the ``reason`` of the run's ``RunCancelled`` record (the Stop button
+        passes one). A run cancelled before it started never runs. Returns False if the run
+        had already ended.
+        """
+        reason = msg or "RunHandle.cancel()"
         if self._task is None:
+            if self.status != "created":
+                return False
             self.status = "cancelled"
+            self._cancel_reason = reason
+            self.feed.run_cancelled(reason)
+            return True
+        if self._task.done():
             return False
+        if self._cancel_reason is None:
+            self._cancel_reason = reason
         return self._task.cancel(msg)
 
     def __aiter__(self) -> AsyncIterator[RunRecord]:
@@ -101,32 +182,46 @@ class RunHandle:
         buffer: deque[RunRecord] = deque()
         waiter: list[Optional[asyncio.Future[None]]] = [None]
 
-        def push(record: RunRecord) -> None:
-            buffer.append(record)
+        def wake(*_: Any) -> None:
             fut = waiter[0]
             if fut is not None and not fut.done():
                 fut.set_result(None)
 
-        if self._task is not None and self.trace is not None:
-            buffer.extend(self.trace.records)  # already running: replay what the trace holds
+        def push(record: RunRecord) -> None:
+            buffer.append(record)
+            wake()
+
+        if self.status != "created" and self.trace is not None:
+            buffer.extend(self.trace.records)  # already under way: replay what the trace holds
         unsubscribe = self.feed.subscribe(push)
-        self.start()
+        task = self.start()._task
+        assert task is not None
+        task.add_done_callback(wake)
         loop = asyncio.get_running_loop()
         try:
             while True:
-                while not buffer:
+                while not buffer and not task.done():
                     waiter[0] = loop.create_future()
                     await waiter[0]
                     waiter[0] = None
+                if not buffer:
+                    break  # the run ended and its end record was published before we listened
                 record = buffer.popleft()
                 yield record
                 if record.kind in RUN_END_KINDS:
                     break
         finally:
             unsubscribe()
-        task = self._task
-        assert task is not None
+            task.remove_done_callback(wake)
         if not task.done():
             await asyncio.wait([task])
-        if not task.cancelled() and task.exception() is not None:
+        if task.cancelled():
+            return
+        if task.exception() is not None:
             raise task.exception()  # type: ignore[misc]
+
+
+def _reason_of(error: BaseException) -> str:
+    if error.args and isinstance(error.args[0], str) and error.args[0]:
+        return error.args[0]
+    return "cancelled"

@@ -2,21 +2,33 @@
 
 The scheduler keeps drive-flow's observable order (events start in queue order; listeners are
 queued in registration order, then group order) and fixes what no user wants: a failing event
-cancels its siblings, ``max_async_events`` caps concurrency, ``max_steps`` stops endless loops,
-and aborted events satisfy nobody. A step runs inline, with no task of its own, whenever it is
-the only thing to do (a chain); parallel steps get one task each, and every task is awaited or
-cancelled before the run returns.
+cancels its siblings (or, with ``on_error="continue"``, is recorded while independent branches
+finish), ``max_async_events`` caps concurrency, ``max_steps`` stops endless loops, and aborted
+events satisfy nobody. A step runs inline, with no task of its own, whenever it is the only thing
+to do (a chain); parallel steps get one task each, and every task is awaited or cancelled before
+the run returns. Steps with a retry policy or a time limit go through ``policy.run_with_policy``;
+the others pay one attribute check for it.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
+from functools import partial
+from types import CoroutineType
 from typing import TYPE_CHECKING, Any, Optional
 
-from ..errors import FlowRunError, MaxStepsExceeded, UnknownEventError
+from ..errors import (
+    EventTypeError,
+    FailedStep,
+    FlowRunError,
+    MaxStepsExceeded,
+    StepFailures,
+    UnknownEventError,
+)
 from ..events import EventInput, ReturnBehavior, WorkflowEvent
 from .event import Event, SpecialReturn
+from .policy import run_with_policy
 from .progress import current_step, progress_from_event
 
 if TYPE_CHECKING:
@@ -26,6 +38,24 @@ if TYPE_CHECKING:
 _GOTO = ReturnBehavior.GOTO
 _ABORT = ReturnBehavior.ABORT
 _DISPATCH = ReturnBehavior.DISPATCH
+
+#: The values of ``on_error``.
+ON_ERROR = ("raise", "continue")
+# A chain of steps that never suspend would hold the event loop for the whole run: no Stop
+# button, no kernel interrupt, no other run could get in. Yield once per this many steps.
+_YIELD_EVERY = 256
+
+
+class _Interrupted(Exception):
+    """Carries a KeyboardInterrupt/SystemExit out of a step's task to the run's own task.
+
+    Raised as such inside a task it would stop the event loop at once, before the run could
+    cancel its other steps; the run's task re-raises the original after cleaning up.
+    """
+
+    def __init__(self, interrupt: BaseException) -> None:
+        super().__init__(repr(interrupt))
+        self.interrupt = interrupt
 
 
 class _GroupState:
@@ -49,12 +79,14 @@ class DriveScheduler:
         *,
         max_async_events: Optional[int],
         max_steps: Optional[int],
+        on_error: str = "raise",
     ) -> None:
         self.flow = flow
         self.feed = feed
         self.ctx = global_ctx
         self.cap = max_async_events or None
         self.max_steps = max_steps
+        self.keep_going = on_error == "continue"
         self.store: dict[str, Any] = {}
         self.states: dict[tuple[str, str], _GroupState] = {}
         self.ready: deque[tuple[Event, Any, int]] = deque()
@@ -64,6 +96,9 @@ class DriveScheduler:
         self.executed = 0
         self.counts: dict[str, int] = {}
         self.root = (root, root_input)
+        self.failures: list[FailedStep] = []  # on_error="continue": the first MAX_KEPT
+        self.failure_count = 0
+        self.cancelled_events: list[str] = []  # steps the end of the run cancelled
 
     # -- queue ------------------------------------------------------------------------------
     def enqueue(self, event: Event, event_input: Any) -> None:
@@ -99,13 +134,15 @@ class DriveScheduler:
                         event_input = await gate.admit(step_id, event.id, event_input)
                     self._count(event)
                     if not running and not ready:
-                        await self._run_step(event, event_input, step_id)  # inline: a chain
+                        await self._run_step(event, event_input, step_id, True)  # inline: a chain
+                        if not self.executed % _YIELD_EVERY:
+                            await asyncio.sleep(0)
                     else:
-                        task = loop.create_task(self._run_step(event, event_input, step_id))
+                        task = loop.create_task(self._run_step(event, event_input, step_id, False))
                         running.add(task)
                         task.add_done_callback(self._on_task_done)
                 if not running:
-                    return self.store
+                    break
                 if not finished:
                     self.wakeup = loop.create_future()
                     await self.wakeup
@@ -117,10 +154,15 @@ class DriveScheduler:
                         raise asyncio.CancelledError()
                     error = task.exception()
                     if error is not None:
-                        raise error
-        except BaseException:
-            await self._cancel_running()
+                        raise error.interrupt if type(error) is _Interrupted else error
+        except BaseException as error:
+            interrupt = await self._cancel_running()
+            if interrupt is not None and isinstance(error, Exception):
+                raise interrupt from None  # an interrupt outranks the error it met on its way
             raise
+        if self.failure_count:
+            raise self._failures_error()
+        return self.store
 
     def _on_task_done(self, task: asyncio.Task[None]) -> None:
         self.finished.append(task)
@@ -128,8 +170,11 @@ class DriveScheduler:
         if wakeup is not None and not wakeup.done():
             wakeup.set_result(None)
 
-    async def _cancel_running(self) -> None:
-        """Cancel every running step and wait until each has ended: no task outlives the run."""
+    async def _cancel_running(self) -> Optional[BaseException]:
+        """Cancel every running step and wait until each has ended: no task outlives the run.
+
+        Returns a KeyboardInterrupt/SystemExit one of them ended with, if any.
+        """
         tasks = list(self.running)
         for task in tasks:
             task.cancel()
@@ -141,32 +186,67 @@ class DriveScheduler:
             except asyncio.CancelledError:
                 interrupted = True
             pending = [t for t in pending if not t.done()]
+        interrupt = None
         for task in tasks:
             if not task.cancelled():
-                task.exception()  # mark retrieved: the first error is the one raised
+                error = task.exception()  # mark retrieved: the first error is the one raised
+                if type(error) is _Interrupted and interrupt is None:
+                    interrupt = error.interrupt
         self.running.clear()
+        self.finished.clear()
         if interrupted:
             raise asyncio.CancelledError()
+        return interrupt
+
+    def _failures_error(self) -> StepFailures:
+        count, kept = self.failure_count, self.failures
+        listed = "; ".join(f"{f.event_id}: {type(f.error).__name__}: {f.error}" for f in kept[:3])
+        more = f"; and {count - 3} more" if count > 3 else ""
+        return StepFailures(
+            f"{count} step{'s' if count != 1 else ''} of flow {self.flow.name!r} failed "
+            f"({listed}{more}); the independent branches finished: their results are in "
+            f".results, each failure in .failures",
+            kept, self.store, count,
+        )
 
     # -- one step ---------------------------------------------------------------------------
-    async def _run_step(self, event: Event, event_input: Any, step_id: int) -> None:
+    async def _run_step(self, event: Event, event_input: Any, step_id: int, inline: bool) -> None:
         feed = self.feed
         t0 = feed.step_started(step_id, event.id, event_input)
         token = current_step.set((feed, step_id, event.id))
         try:
-            if event.is_generator:
+            if event.policy is not None:
+                attempt = partial(self._attempt, event, event_input, step_id)
+                result = await run_with_policy(event.policy, attempt, feed, step_id, event.id)
+            elif event.is_generator:
                 result = await self._drain(event, event_input, step_id)
             else:
                 result = await event.func_inst(event_input, self.ctx)
             self._complete(event, step_id, result, t0)
         except asyncio.CancelledError:
             feed.step_cancelled(step_id, event.id, t0)
+            self.cancelled_events.append(event.id)
             raise
-        except BaseException as error:
+        except Exception as error:
             feed.step_failed(step_id, event.id, error, t0)
-            raise
+            if not self.keep_going:
+                raise
+            self.failure_count += 1
+            if len(self.failures) < StepFailures.MAX_KEPT:
+                self.failures.append(FailedStep(event.id, step_id, error, event_input))
+        except BaseException as error:  # KeyboardInterrupt, SystemExit: the whole run stops
+            feed.step_cancelled(step_id, event.id, t0)
+            if inline:
+                raise
+            raise _Interrupted(error) from None
         finally:
             current_step.reset(token)
+
+    def _attempt(self, event: Event, event_input: Any, step_id: int) -> Any:
+        """One attempt of a step with a policy: an awaitable of its result."""
+        if event.is_generator:
+            return self._drain(event, event_input, step_id)
+        return event.func_inst(event_input, self.ctx)
 
     async def _drain(self, event: Event, event_input: Any, step_id: int) -> Any:
         """Run a streaming event: progress goes to the feed, the last other value is the result."""
@@ -179,7 +259,8 @@ class DriveScheduler:
         return result
 
     def _complete(self, event: Event, step_id: int, result: Any, t0: float) -> None:
-        if isinstance(result, SpecialReturn):
+        kind = type(result)
+        if kind is SpecialReturn:
             behavior = result.behavior
             if behavior is _GOTO:
                 self._goto(event, step_id, result.returns, t0)
@@ -194,6 +275,13 @@ class DriveScheduler:
                     f"plain value, goto_events(...) or abort_this()"
                 )
             result = result.returns
+        elif kind is CoroutineType:
+            result.close()  # no "never awaited" warning on top of this error
+            raise EventTypeError(
+                f"event {event.repr_name} returned a coroutine object instead of a value: an "
+                f"`await` is missing in `return {result.cr_code.co_name}(...)`; write "
+                f"`return await {result.cr_code.co_name}(...)`"
+            )
         store = self.store
         first = event.id not in store
         store[event.id] = result

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from contextlib import aclosing
 from typing import Any, AsyncGenerator, AsyncIterator, Callable, Optional
 
-from ..errors import EventTypeError, FlowDefinitionError, MaxStepsExceeded
+from ..errors import EventTypeError, FlowDefinitionError, MaxStepsExceeded, StepTimeout
 from ..events import WorkflowEvent
 from .._core.callables import StepCallable, check_step_callable
 from .._core.feed import RunFeed
 from .._core.flow import DEFAULT_MAX_STEPS
+from .._core.interrupts import keep_awake_for_signals
+from .._core.policy import Retry, StepPolicy, make_policy
 from .._core.progress import current_step, progress_from_event
 
 EventHandler = Callable[[WorkflowEvent, Any], AsyncIterator[WorkflowEvent]]
@@ -46,23 +49,46 @@ class WorkflowManager:
         self.name = name
         self.handlers: dict[str, list[Any]] = {}
         self._checked: dict[str, list[StepCallable]] = {}
+        self._policies: dict[str, list[Optional[StepPolicy]]] = {}
         self.logger = logging.getLogger("WorkflowManager")
         self.last_run: Optional[RunFeed] = None
 
-    def register(self, event_name: str, handler: EventHandler) -> "WorkflowManager":
+    def register(
+        self,
+        event_name: str,
+        handler: EventHandler,
+        *,
+        retry: Optional[Retry] = None,
+        timeout: Optional[float] = None,
+    ) -> "WorkflowManager":
         """Add ``handler`` for ``event_name`` (handlers of one name run in sequence); chainable.
 
         A new function with the module-qualified name of a handler already registered for this
         event (a re-run notebook cell) replaces it in place.
+
+        Args:
+            retry: run the handler again when it raises, as long as it has not yielded an event
+                yet (the consumer has already seen what it yielded, so it is not taken back).
+            timeout: seconds the handler itself may take per attempt (the time your ``async
+                for`` loop spends between events does not count); then it fails with
+                ``StepTimeout`` and the workflow ends with an error event.
         """
         if not isinstance(event_name, str) or not event_name:
             raise EventTypeError(
                 f"an event name must be a non-empty str, got {type(event_name).__name__} "
                 f"{event_name!r}"
             )
+        if event_name == "progress":
+            raise FlowDefinitionError(
+                "a handler for 'progress' would never run: progress events report progress and "
+                "are never dispatched. Give the event another name, or read progress from the "
+                "events process() yields"
+            )
+        policy = make_policy(retry, timeout, "register(...)")
         step = check_step_callable(handler, role="handler", arg_names=_ARGS)
         handlers = self.handlers.setdefault(event_name, [])
         checked = self._checked.setdefault(event_name, [])
+        policies = self._policies.setdefault(event_name, [])
         for i, old in enumerate(checked):
             if (
                 old.func is not step.func
@@ -71,34 +97,46 @@ class WorkflowManager:
             ):
                 handlers[i] = handler
                 checked[i] = step
+                policies[i] = policy
                 return self
         handlers.append(handler)
         checked.append(step)
+        policies.append(policy)
         return self
 
-    def _step_of(self, event_name: str, index: int, handler: Any) -> StepCallable:
+    def _step_of(
+        self, event_name: str, index: int, handler: Any
+    ) -> tuple[StepCallable, Optional[StepPolicy]]:
         checked = self._checked.get(event_name, [])
         if index < len(checked) and checked[index].func is handler:
-            return checked[index]
+            return checked[index], self._policies[event_name][index]
         # Someone edited .handlers by hand: check the handler now.
-        return check_step_callable(handler, role="handler", arg_names=_ARGS)
+        return check_step_callable(handler, role="handler", arg_names=_ARGS), None
 
-    async def process(self, initial_event: WorkflowEvent) -> AsyncGenerator[WorkflowEvent, None]:
-        """Run the workflow from ``initial_event``, yielding every event as it happens."""
+    def process(self, initial_event: WorkflowEvent) -> AsyncGenerator[WorkflowEvent, None]:
+        """Run the workflow from ``initial_event``, yielding every event as it happens.
+
+        Lazy, as in microflow: nothing runs until the first event is read. A wrong argument is
+        refused here, at the call, not at the first read.
+        """
         if not isinstance(initial_event, WorkflowEvent):
             raise EventTypeError(
                 f"process() takes a WorkflowEvent, got {type(initial_event).__name__} "
                 f"{initial_event!r}; write WorkflowEvent(name=..., data=...)"
             )
+        return self._process(initial_event)
+
+    async def _process(self, initial_event: WorkflowEvent) -> AsyncGenerator[WorkflowEvent, None]:
         feed = RunFeed(self, self.name, initial_event.name)
         feed.progress_sink = []  # type: ignore[attr-defined]
         self.last_run = feed
         feed.run_started()
-        yield initial_event
+        leave = keep_awake_for_signals()  # so a kernel interrupt reaches a waiting handler
         current = initial_event
         passes = 0
         outcome: Optional[BaseException] = None
         try:
+            yield initial_event
             while True:
                 handlers = self.handlers.get(current.name)
                 if not handlers:
@@ -121,10 +159,10 @@ class WorkflowManager:
                 index = 0
                 while index < len(handlers):  # the live list: handlers added mid-pass run too
                     handler = handlers[index]
-                    step = self._step_of(current.name, index, handler)
+                    step, policy = self._step_of(current.name, index, handler)
                     index += 1
                     # Each handler is one step of the run.
-                    async with aclosing(self._run_handler(feed, step, current)) as items:
+                    async with aclosing(self._run_handler(feed, step, policy, current)) as items:
                         async for item in items:
                             if isinstance(item, _Failure):
                                 outcome = item.error
@@ -143,15 +181,19 @@ class WorkflowManager:
             outcome = error
             raise
         finally:
+            leave()
             if outcome is None:
                 feed.run_finished()
-            elif isinstance(outcome, asyncio.CancelledError) or not isinstance(outcome, Exception):
-                feed.run_cancelled()
+            elif isinstance(outcome, asyncio.CancelledError):
+                feed.run_cancelled(str(outcome) or "cancelled")
+            elif not isinstance(outcome, Exception):  # KeyboardInterrupt, SystemExit
+                feed.run_cancelled(type(outcome).__name__)
             else:
                 feed.run_failed(outcome)
 
     async def _run_handler(
-        self, feed: RunFeed, step: StepCallable, current: WorkflowEvent
+        self, feed: RunFeed, step: StepCallable, policy: Optional[StepPolicy],
+        current: WorkflowEvent,
     ) -> AsyncGenerator[Any, None]:
         """One handler on ``current``: yields its events (and a _Failure if it breaks)."""
         step_id = feed.new_step_id()
@@ -163,43 +205,61 @@ class WorkflowManager:
         sink: list[Any] = feed.progress_sink  # type: ignore[attr-defined]
         last: Optional[WorkflowEvent] = None
         ended = False
-        agen: Any = None
-        token = current_step.set((feed, step_id, event_name))
+        items: Any = None
+        token = None
+        attempt = 1
         try:
-            if step.is_generator:
-                agen = step.func(current, self.ctx)
-                items: Any = agen
-            else:
-                items = _single(await step.func(current, self.ctx))
-            async for item in items:
-                current_step.reset(token)
-                token = None
-                while sink:
-                    yield _progress_event(sink.pop(0), current)
-                if not isinstance(item, WorkflowEvent):
-                    raise EventTypeError(
-                        f"handler {step.qualname} for event {event_name!r} yielded "
-                        f"{type(item).__name__} {item!r}; handlers must yield WorkflowEvent objects"
-                    )
-                if item.name == "progress":
-                    progress_from_event(feed, step_id, event_name, item.data)
-                else:
-                    last = item
-                yield item
-                token = current_step.set((feed, step_id, event_name))
-                if item.name != "progress" and item.error:
-                    break  # an error event stops this handler; the pipeline goes on
-            if token is not None:
-                current_step.reset(token)
-                token = None
+            while True:  # one turn per attempt; only a policy with retry makes a second one
+                misuse: Optional[Exception] = None
+                try:
+                    token = current_step.set((feed, step_id, event_name))
+                    items = await self._open(step, policy, current, event_name, attempt)
+                    async for item in items:
+                        current_step.reset(token)
+                        token = None
+                        while sink:
+                            yield _progress_event(sink.pop(0), current)
+                        if not isinstance(item, WorkflowEvent):
+                            misuse = EventTypeError(
+                                f"handler {step.qualname} for event {event_name!r} yielded "
+                                f"{type(item).__name__} {item!r}; handlers must yield "
+                                f"WorkflowEvent objects"
+                            )
+                            raise misuse
+                        if item.name == "progress":
+                            progress_from_event(feed, step_id, event_name, item.data)
+                        else:
+                            last = item
+                        yield item
+                        token = current_step.set((feed, step_id, event_name))
+                        if item.name != "progress" and item.error:
+                            break  # an error event stops this handler; the pipeline goes on
+                    break
+                except Exception as error:
+                    retry = policy.retry if policy is not None else None
+                    if (
+                        retry is None
+                        or error is misuse
+                        or last is not None  # the consumer already has its events
+                        or not retry.retries(error, attempt)
+                    ):
+                        raise
+                    delay = retry.delay(attempt)
+                    feed.step_retried(step_id, event_name, attempt, error, delay)
+                finally:
+                    if token is not None:
+                        current_step.reset(token)
+                        token = None
+                    if items is not None:
+                        await items.aclose()
+                        items = None
+                await asyncio.sleep(delay)
+                attempt += 1
             while sink:
                 yield _progress_event(sink.pop(0), current)
             ended = True
             feed.step_finished(step_id, event_name, last, t0)
         except Exception as error:
-            if token is not None:
-                current_step.reset(token)
-                token = None
             ended = True
             feed.step_failed(step_id, event_name, error, t0)
             failed_on = last if last is not None else current
@@ -208,14 +268,22 @@ class WorkflowManager:
                 error, WorkflowEvent(name="error", error=str(error), metadata=failed_on.metadata)
             )
         finally:
-            if token is not None:
-                current_step.reset(token)
             if not ended:
                 feed.step_cancelled(step_id, event_name, t0)
             sink.clear()
-            if agen is not None:
-                await agen.aclose()
 
+    async def _open(
+        self, step: StepCallable, policy: Optional[StepPolicy], current: WorkflowEvent,
+        event_name: str, attempt: int,
+    ) -> AsyncGenerator[Any, None]:
+        """The items of one attempt of a handler, within its time budget if it has one."""
+        timeout = policy.timeout if policy is not None else None
+        if timeout is None:
+            if step.is_generator:
+                return step.func(current, self.ctx)
+            return _single(await step.func(current, self.ctx))
+        source = step.func(current, self.ctx) if step.is_generator else _call(step, current, self.ctx)
+        return _within_budget(source, timeout, event_name, attempt)
 
 class _Failure:
     """Marks the end of a workflow by an exception in a handler."""
@@ -232,6 +300,47 @@ def _progress_event(item: tuple[str, str, Any], current: WorkflowEvent) -> Workf
     return WorkflowEvent.progress(step, description, current.metadata, fraction=fraction)
 
 
-async def _single(value: Any) -> AsyncIterator[Any]:
+async def _single(value: Any) -> AsyncGenerator[Any, None]:
     if value is not None:
         yield value
+
+
+async def _call(step: StepCallable, current: WorkflowEvent, ctx: Any) -> AsyncGenerator[Any, None]:
+    """A coroutine handler as an async generator, so its call runs inside the time budget."""
+    value = await step.func(current, ctx)
+    if value is not None:
+        yield value
+
+
+async def _within_budget(
+    source: AsyncGenerator[Any, None], seconds: float, event_name: str, attempt: int
+) -> AsyncGenerator[Any, None]:
+    """Yield ``source``'s items while the handler's own time stays under ``seconds``.
+
+    The clock runs only while the handler works (inside ``__anext__``), never while the consumer
+    handles an event, so a slow ``async for`` body does not time the handler out. No timeout
+    scope is held across a ``yield``: it would cancel the consumer's code instead.
+    """
+    remaining = seconds
+    try:
+        while True:
+            began = time.perf_counter()
+            scope = asyncio.timeout(remaining)
+            try:
+                async with scope:
+                    item = await source.__anext__()
+            except StopAsyncIteration:
+                return
+            except TimeoutError as error:
+                if not scope.expired():
+                    raise
+                raise StepTimeout(
+                    f"handler for event {event_name!r} timed out after {seconds:g} s of its own "
+                    f"time (attempt {attempt}); give it a larger timeout=... in register(...), "
+                    f"or make it faster",
+                    event_id=event_name, timeout=seconds, attempt=attempt,
+                ) from error
+            remaining -= time.perf_counter() - began
+            yield item
+    finally:
+        await source.aclose()
