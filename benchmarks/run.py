@@ -1,0 +1,205 @@
+"""Run every benchmark: ``python -m benchmarks.run`` (from the repository root).
+
+Each cell of each table is measured ``--repeat`` times, each time in a fresh Python process, in
+rounds (every cell once, then every cell again) so a burst of machine load hits all of them
+alike. A measurement that passes ``--limit`` seconds is stopped and shown as "skipped: > N s"
+(and not retried). Every answer is checked; a wrong answer or a crashed measurement makes the
+exit status 1. Results go to ``<out>/latest.md`` and ``<out>/latest.json``; the markdown is also
+printed.
+
+``--tiny`` (alias ``--quick``) is the CI smoke run: tiny sizes, one repeat, every answer checked,
+figures meaningless.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from . import report, targets, w1_chain, w2_fanout, w3_retrigger, w4_memory, w5_stream, w6_observed
+from .harness import REPO, Outcome, Spec, run_fresh, shape_module
+from .tables import Cell, TableResult
+
+WORKLOADS = {
+    "W1": w1_chain, "W2": w2_fanout, "W3": w3_retrigger,
+    "W4": w4_memory, "W5": w5_stream, "W6": w6_observed,
+}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tiny", "--quick", action="store_true", dest="tiny",
+                        help="CI smoke run: tiny sizes, 1 repeat, answers checked")
+    parser.add_argument("--repeat", type=int, default=None, help="measurements per cell (default 5; 1 with --tiny)")
+    parser.add_argument("--limit", type=float, default=60.0, help="seconds before a measurement is stopped")
+    parser.add_argument("--only", default="", help="comma-separated workloads, e.g. W1,W3")
+    parser.add_argument("--impl", default="",
+                        help="comma-separated implementations to measure (default: all), e.g. "
+                             "notebook_flow,asyncio; the others' cells say 'not run'")
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results",
+                        help="folder for latest.md / latest.json")
+    args = parser.parse_args(argv)
+    if args.repeat is None:
+        args.repeat = 1 if args.tiny else 5
+    return args
+
+
+class Measurements:
+    """Every distinct Spec of the run, measured in rounds; shared by the cells that need it."""
+
+    def __init__(self, limit: float) -> None:
+        self.limit = limit
+        self.samples: dict[Spec, list[dict[str, Any]]] = {}
+        self.stopped: dict[Spec, str] = {}  # why a spec gets no more repeats
+        self.failed = False
+
+    def add(self, spec: Spec) -> None:
+        self.samples.setdefault(spec, [])
+
+    def _stopped_twin(self, spec: Spec) -> str | None:
+        """A memory measurement of a case whose timed run was already too slow is skipped too."""
+        for other, why in self.stopped.items():
+            if why.startswith("skipped") and (other.shape, other.impl, other.n) == (
+                spec.shape, spec.impl, spec.n
+            ):
+                return why + " (in its timed run)" if other.mode != spec.mode else why
+        return None
+
+    def run(self, repeats: int) -> None:
+        specs = list(self.samples)
+        for round_no in range(1, repeats + 1):
+            for spec in specs:
+                if spec in self.stopped:
+                    continue
+                twin = self._stopped_twin(spec)
+                if twin is not None:
+                    self.stopped[spec] = twin
+                    continue
+                outcome = run_fresh(spec, self.limit)
+                self._record(spec, outcome)
+                _log(f"round {round_no}/{repeats} {spec.shape:9} {spec.impl:22} N={spec.n:<7} "
+                     f"{spec.mode:4} {dict(spec.options) or ''} -> {_describe(outcome)}")
+
+    def _record(self, spec: Spec, outcome: Outcome) -> None:
+        if outcome.sample is not None:
+            self.samples[spec].append(outcome.sample)
+            if not outcome.sample["ok"]:
+                self.failed = True
+                self.stopped[spec] = (
+                    f"wrong answer: got {outcome.sample.get('answer')}, "
+                    f"expected {outcome.sample.get('expected')}"
+                )
+        elif outcome.skipped is not None:
+            self.stopped[spec] = outcome.skipped
+        else:
+            self.failed = True
+            self.stopped[spec] = f"error: {outcome.error}"
+
+    def cell(self, spec: Spec, metric_value: Any, repeats: int) -> Cell:
+        samples = self.samples.get(spec, [])
+        cell = Cell(values=[metric_value(s) for s in samples if s["ok"]])
+        cell.wrong = any(not s["ok"] for s in samples)
+        for key in ("define_seconds", "view_seconds"):
+            seconds = [s[key] for s in samples if s.get(key)]
+            if seconds:
+                cell.setup[key] = statistics.median(seconds)
+        why = self.stopped.get(spec)
+        if why is not None and not cell.wrong:
+            cell.note = why if not cell.values else f"{len(cell.values)} of {repeats} runs; {why}"
+        return cell
+
+
+def _describe(outcome: Outcome) -> str:
+    if outcome.sample is not None:
+        s = outcome.sample
+        answer = "ok" if s["ok"] else f"WRONG (got {s.get('answer')})"
+        parts = [f"{s['seconds'] * 1e3:.1f} ms"]
+        if "peak_rss_kb" in s:
+            parts.append(f"peak RSS {s['peak_rss_kb'] / 1024:.1f} MB")
+        if "heap_peak_bytes" in s:
+            parts.append(f"heap {s['heap_peak_bytes'] / 2**20:.2f} MB")
+        return ", ".join(parts) + f", {answer}"
+    return outcome.skipped or f"ERROR {outcome.error}"
+
+
+def _log(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    started = time.perf_counter()
+    args.out.mkdir(parents=True, exist_ok=True)
+    os.environ["BENCH_GENERATED_DIR"] = str(args.out.resolve() / "generated")
+    chosen = [k.strip().upper() for k in args.only.split(",") if k.strip()] or list(WORKLOADS)
+    unknown = sorted(set(chosen) - set(WORKLOADS))
+    if unknown:
+        _log(f"unknown workload(s) {unknown}; choose from {list(WORKLOADS)}")
+        return 2
+    tables = [WORKLOADS[key].table(args.tiny) for key in chosen]
+    impls = {i.strip() for i in args.impl.split(",") if i.strip()}
+
+    measurements = Measurements(args.limit)
+    notes: dict[tuple[str, str, str], str] = {}
+    generated: set[tuple[str, str, int]] = set()
+    for table in tables:
+        for row in table.rows:
+            for column in table.columns:
+                reason = row.unfit(column)
+                if reason is None and impls and column.impl not in impls:
+                    reason = "not run: --impl"
+                if reason is not None:
+                    notes[(table.key, row.label, column.label)] = reason
+                    continue
+                spec = row.spec(column)
+                measurements.add(spec)
+                if (spec.shape, spec.impl, spec.n) not in generated:
+                    shape_module(spec.shape).generate(spec.impl, spec.n)
+                    generated.add((spec.shape, spec.impl, spec.n))
+    meta = report.machine()
+    meta.update(
+        command="python -m benchmarks.run" + "".join(f" {shlex.quote(a)}" for a in (argv or sys.argv[1:])),
+        repeats=args.repeat, limit=args.limit, tiny=args.tiny,
+        load_average_start=report.load_average(),
+    )
+    _log(f"{len(measurements.samples)} distinct measurements × {args.repeat} repeat(s)")
+    measurements.run(args.repeat)
+
+    results = []
+    for table in tables:
+        result = TableResult(table)
+        for row in table.rows:
+            for column in table.columns:
+                note = notes.get((table.key, row.label, column.label))
+                if note is not None:
+                    result.cells[(row.label, column.label)] = Cell(note=note)
+                else:
+                    result.cells[(row.label, column.label)] = measurements.cell(
+                        row.spec(column), row.metric.value, args.repeat
+                    )
+        results.append(result)
+    verdicts = targets.evaluate({r.table.key: r for r in results})
+    meta.update(load_average_end=report.load_average(), seconds=time.perf_counter() - started)
+    markdown = report.to_markdown(meta, results, verdicts)
+    (args.out / "latest.md").write_text(markdown)
+    (args.out / "latest.json").write_text(
+        json.dumps(report.to_json(meta, results, verdicts), indent=1, default=str)
+    )
+    print(markdown)
+    _log(f"wrote {args.out / 'latest.md'} and latest.json in {meta['seconds']:.0f} s")
+    if measurements.failed:
+        _log("FAILED: a measurement crashed or gave a wrong answer (see the tables)")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,150 @@
+"""What a results table is made of, and how its cells and ratios come out of the samples.
+
+A table belongs to one workload. Its rows are (shape, size, metric); its columns are
+implementations (or, in W6, observers of one implementation). Each cell is the median of the
+repeated fresh-process measurements of ``row.spec(column)``.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+from .harness import Spec, shape_module
+
+IMPL_NAMES = {
+    "notebook_flow": "notebook_flow (Flow.run)",
+    "notebook_flow_process": "notebook_flow (WorkflowManager.process)",
+    "drive_flow": "drive-flow 0.0.1",
+    "microflow": "microflow 0.1.0",
+    "asyncio": "bare asyncio (floor)",
+}
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    unit: str
+    mode: str  # how the child measures: "time", "rss" or "heap"
+    better: str  # "lower" or "higher"
+    value: Callable[[dict[str, Any]], float]
+    digits: int = 2
+
+
+@dataclass(frozen=True)
+class Column:
+    label: str
+    impl: str
+    options: tuple[tuple[str, Any], ...] = ()
+    #: returns why this column cannot be measured on this machine now (None: it can)
+    unavailable: Optional[Callable[[], Optional[str]]] = None
+
+
+@dataclass(frozen=True)
+class Row:
+    label: str
+    shape: str
+    n: int
+    metric: Metric
+
+    def spec(self, column: Column) -> Spec:
+        return Spec(self.shape, column.impl, self.n, self.metric.mode, column.options)
+
+    def unfit(self, column: Column) -> Optional[str]:
+        """Why this cell is not measured (outside the implementation's model, or unavailable)."""
+        reason = shape_module(self.shape).UNFIT.get(column.impl)
+        if reason is None and column.unavailable is not None:
+            reason = column.unavailable()
+        return reason
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """``a`` against ``b``: "raw" is a / b; "advantage" is how many times better a is than b;
+    "cost" is how many times more a costs than b (the inverse of advantage)."""
+
+    label: str
+    a: str
+    b: str
+    kind: str = "advantage"
+
+
+@dataclass(frozen=True)
+class Table:
+    key: str
+    title: str
+    what: str  # one sentence: what is run and what the metric means
+    columns: tuple[Column, ...]
+    rows: tuple[Row, ...]
+    ratios: tuple[Ratio, ...] = ()
+    #: untimed set-up figures to list under the table: sample key -> what it is
+    setup: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass
+class Cell:
+    values: list[float] = field(default_factory=list)
+    note: Optional[str] = None  # unfit / skipped / error text when there is no value
+    wrong: bool = False  # some repeat gave a wrong answer
+    setup: dict[str, float] = field(default_factory=dict)  # median untimed set-up seconds
+
+    @property
+    def median(self) -> Optional[float]:
+        return statistics.median(self.values) if self.values and not self.wrong else None
+
+    @property
+    def spread(self) -> Optional[float]:
+        """Half the min-max range, relative to the median (a plain noise figure)."""
+        med = self.median
+        if med is None or len(self.values) < 2 or med == 0:
+            return None
+        return (max(self.values) - min(self.values)) / 2 / abs(med)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "median": self.median, "values": self.values, "spread": self.spread,
+            "note": self.note, "wrong": self.wrong, "setup_seconds": self.setup,
+        }
+
+
+def ratio(kind: str, better: str, a: Optional[float], b: Optional[float]) -> Optional[float]:
+    if a is None or b is None or a == 0 or b == 0:
+        return None
+    if kind == "raw":
+        return a / b
+    advantage = b / a if better == "lower" else a / b
+    return 1 / advantage if kind == "cost" else advantage
+
+
+# -- the metrics the workloads share ------------------------------------------------------------
+PER_EVENT_US = Metric(
+    "per event", "µs", "time", "lower", lambda s: s["seconds"] / s["events"] * 1e6, digits=2
+)
+EVENTS_PER_SECOND = Metric(
+    "events/s to the caller", "events/s", "time", "higher", lambda s: s["events"] / s["seconds"],
+    digits=0,
+)
+PEAK_RSS_MB = Metric(
+    "peak RSS during the run", "MB", "rss", "lower", lambda s: s["peak_rss_kb"] / 1024, digits=1
+)
+RSS_GROWTH_MB = Metric(
+    "RSS growth during the run", "MB", "rss", "lower",
+    lambda s: (s["peak_rss_kb"] - s["rss_before_kb"]) / 1024, digits=1,
+)
+HEAP_PEAK_MB = Metric(
+    "Python heap peak of the run", "MB", "heap", "lower", lambda s: s["heap_peak_bytes"] / 2**20,
+    digits=2,
+)
+
+
+@dataclass
+class TableResult:
+    """A table and its measured cells, keyed by (row label, column label)."""
+
+    table: Table
+    cells: dict[tuple[str, str], Cell] = field(default_factory=dict)
+
+    def median(self, row_label: str, column_label: str) -> Optional[float]:
+        cell = self.cells.get((row_label, column_label))
+        return cell.median if cell is not None else None
