@@ -82,7 +82,8 @@ def options(**kwargs: Any) -> tuple[tuple[str, Any], ...]:
 # -- static step modules ------------------------------------------------------------------------
 def static_module_dir() -> Path:
     """Where generated step modules live (inside the git-ignored results folder)."""
-    path = Path(os.environ.get("BENCH_GENERATED_DIR", REPO / "benchmarks" / "results" / "generated"))
+    default = REPO / "benchmarks" / "results" / "generated"
+    path = Path(os.environ.get("BENCH_GENERATED_DIR", default))
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -104,7 +105,9 @@ def import_static_module(name: str) -> tuple[Any, float]:
     """Import a module written by ``write_static_module``; returns it and the seconds it took."""
     path = static_module_dir() / f"{name}.py"
     if not path.exists():
-        raise FileNotFoundError(f"{path} was not generated; the runner writes it before the child runs")
+        raise FileNotFoundError(
+            f"{path} was not generated; the runner writes it before the child runs"
+        )
     spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

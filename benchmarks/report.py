@@ -116,7 +116,8 @@ def table_markdown(result: TableResult) -> str:
         ]
         ratios = []
         for r in table.ratios:
-            value = ratio(r.kind, metric.better, result.median(row.label, r.a), result.median(row.label, r.b))
+            a, b = result.median(row.label, r.a), result.median(row.label, r.b)
+            value = ratio(r.kind, metric.better, a, b)
             ratios.append("—" if value is None else f"{value:.2f}×")
         lines.append(f"| {row.label} ({metric.unit}) | " + " | ".join(cells + ratios) + " |")
     if notes:
@@ -150,8 +151,9 @@ def to_markdown(meta: dict[str, Any], results: list[TableResult], verdicts: list
         f"{meta['date']} · {meta['cpu']}, {meta['cores']} cores · {meta['implementation']} "
         f"{meta['python']} · {meta['os']} · git {meta['git']} · {versions}",
         "",
-        f"Command: `{meta['command']}` · {meta['repeats']} repeat(s) per cell, each in a fresh "
-        f"process; cells show the median and ± half the min-max range · a measurement is "
+        f"Command: `{meta['command']}` · {meta['repeats']} repeat(s) per cell "
+        f"({meta['memory_repeats']} for W4), each in a fresh process; cells show the median "
+        f"and ± half the min-max range · a measurement is "
         f"stopped after {meta['limit']:g} s · load average (1 min) at start/end: "
         f"{_load(load[0])} / {_load(load[1])} · total {meta['seconds']:.0f} s"
         + (" · **tiny sizes (smoke run): figures are not meaningful**" if meta["tiny"] else ""),
@@ -169,7 +171,9 @@ def _load(value: Any) -> str:
     return "?" if not value else f"{value[0]:.2f}"
 
 
-def to_json(meta: dict[str, Any], results: list[TableResult], verdicts: list[Verdict]) -> dict[str, Any]:
+def to_json(
+    meta: dict[str, Any], results: list[TableResult], verdicts: list[Verdict]
+) -> dict[str, Any]:
     tables = []
     for result in results:
         table = result.table

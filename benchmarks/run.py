@@ -38,8 +38,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tiny", "--quick", action="store_true", dest="tiny",
                         help="CI smoke run: tiny sizes, 1 repeat, answers checked")
-    parser.add_argument("--repeat", type=int, default=None, help="measurements per cell (default 5; 1 with --tiny)")
-    parser.add_argument("--limit", type=float, default=60.0, help="seconds before a measurement is stopped")
+    parser.add_argument("--repeat", type=int, default=None,
+                        help="measurements per cell (default 5; 1 with --tiny)")
+    parser.add_argument("--memory-repeat", type=int, default=3,
+                        help="measurements per W4 cell (memory varies little; default 3, "
+                             "at most --repeat)")
+    parser.add_argument("--limit", type=float, default=60.0,
+                        help="seconds before a measurement is stopped")
     parser.add_argument("--only", default="", help="comma-separated workloads, e.g. W1,W3")
     parser.add_argument("--impl", default="",
                         help="comma-separated implementations to measure (default: all), e.g. "
@@ -73,11 +78,11 @@ class Measurements:
                 return why + " (in its timed run)" if other.mode != spec.mode else why
         return None
 
-    def run(self, repeats: int) -> None:
+    def run(self, repeats: int, memory_repeats: int) -> None:
         specs = list(self.samples)
         for round_no in range(1, repeats + 1):
             for spec in specs:
-                if spec in self.stopped:
+                if spec in self.stopped or (spec.mode != "time" and round_no > memory_repeats):
                     continue
                 twin = self._stopped_twin(spec)
                 if twin is not None:
@@ -148,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     impls = {i.strip() for i in args.impl.split(",") if i.strip()}
 
     measurements = Measurements(args.limit)
+    memory_repeats = min(args.memory_repeat, args.repeat)
     notes: dict[tuple[str, str, str], str] = {}
     generated: set[tuple[str, str, int]] = set()
     for table in tables:
@@ -166,12 +172,14 @@ def main(argv: list[str] | None = None) -> int:
                     generated.add((spec.shape, spec.impl, spec.n))
     meta = report.machine()
     meta.update(
-        command="python -m benchmarks.run" + "".join(f" {shlex.quote(a)}" for a in (argv or sys.argv[1:])),
-        repeats=args.repeat, limit=args.limit, tiny=args.tiny,
+        command="python -m benchmarks.run"
+        + "".join(f" {shlex.quote(a)}" for a in (argv or sys.argv[1:])),
+        repeats=args.repeat, memory_repeats=memory_repeats,
+        limit=args.limit, tiny=args.tiny,
         load_average_start=report.load_average(),
     )
     _log(f"{len(measurements.samples)} distinct measurements × {args.repeat} repeat(s)")
-    measurements.run(args.repeat)
+    measurements.run(args.repeat, memory_repeats)
 
     results = []
     for table in tables:
@@ -182,8 +190,10 @@ def main(argv: list[str] | None = None) -> int:
                 if note is not None:
                     result.cells[(row.label, column.label)] = Cell(note=note)
                 else:
+                    spec = row.spec(column)
+                    repeats = args.repeat if spec.mode == "time" else memory_repeats
                     result.cells[(row.label, column.label)] = measurements.cell(
-                        row.spec(column), row.metric.value, args.repeat
+                        spec, row.metric.value, repeats
                     )
         results.append(result)
     verdicts = targets.evaluate({r.table.key: r for r in results})

@@ -30,16 +30,16 @@ def _fmt(value: Optional[float], unit: str, digits: int = 2) -> str:
 
 def _at_most(results: Results, key: str, row: str, limit: float, unit: str, what: str) -> Verdict:
     value = results[key].median(row, NF) if key in results else None
-    return Verdict(f"{what} ≤ {limit:g} {unit}", _fmt(value, unit), None if value is None else value <= limit)
+    met = None if value is None else value <= limit
+    return Verdict(f"{what} ≤ {limit:g} {unit}", _fmt(value, unit), met)
 
 
 def _at_least(
     results: Results, key: str, row: str, limit: float, unit: str, what: str, digits: int = 2
 ) -> Verdict:
     value = results[key].median(row, NF) if key in results else None
-    return Verdict(
-        f"{what} ≥ {limit:,.0f} {unit}", _fmt(value, unit, digits), None if value is None else value >= limit
-    )
+    met = None if value is None else value >= limit
+    return Verdict(f"{what} ≥ {limit:,.0f} {unit}", _fmt(value, unit, digits), met)
 
 
 def _ratio_at_most(
@@ -89,7 +89,8 @@ def evaluate(results: Results) -> list[Verdict]:
     ]
     for n in ("10", "100", "1,000", "10,000"):
         verdicts.append(_ratio_at_least(
-            results, "W2", f"N = {n}", NF, FLOOR, 0.9, f"W2 N = {n}: ≥ 90% of the floor's efficiency"
+            results, "W2", f"N = {n}", NF, FLOOR, 0.9,
+            f"W2 N = {n}: ≥ 90% of the floor's efficiency",
         ))
     verdicts.append(_at_least(
         results, "W5", "N = 100,000", 1_000_000, "events/s",

@@ -21,7 +21,9 @@ _HEADERS = {
     "notebook_flow_process": (
         "from notebook_flow import WorkflowEvent, WorkflowManager\nmanager = WorkflowManager()\n"
     ),
-    "microflow": "from microflow import WorkflowEvent, WorkflowManager\nmanager = WorkflowManager()\n",
+    "microflow": (
+        "from microflow import WorkflowEvent, WorkflowManager\nmanager = WorkflowManager()\n"
+    ),
     "asyncio": "",
 }
 

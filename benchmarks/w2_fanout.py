@@ -27,7 +27,8 @@ EFFICIENCY = Metric(
 _HEADERS = {
     "notebook_flow": "import asyncio\nfrom notebook_flow import Flow\nflow = Flow('w2_fanout')\n",
     "drive_flow": (
-        "import asyncio\nfrom drive_flow import EventEngineCls\nflow = EventEngineCls('w2_fanout')\n"
+        "import asyncio\nfrom drive_flow import EventEngineCls\n"
+        "flow = EventEngineCls('w2_fanout')\n"
     ),
     "asyncio": "import asyncio\n",
 }
