@@ -181,7 +181,7 @@ class Flow:
                 hint = (
                     "; decorate it with @flow.make_event first and pass the event it returns"
                     if callable(marker)
-                    else ""
+                    else "; pass the objects that @flow.make_event / @flow.listen_group returned"
                 )
                 raise EventTypeError(
                     f"listen_group members must be events, got {type(marker).__name__} "

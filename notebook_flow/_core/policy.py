@@ -202,8 +202,10 @@ async def run_with_policy(
                 raise
             delay = retry.delay(attempt)
             feed.step_retried(step_id, event_id, attempt, error, delay)
-        # Outside the except block, so the next attempt's error does not chain this one.
-        await asyncio.sleep(delay)
+        # Outside the except block, so the next attempt's error does not chain this one. No
+        # backoff means no wait at all: the next attempt follows in the same step of the task.
+        if delay > 0:
+            await asyncio.sleep(delay)
         attempt += 1
 
 

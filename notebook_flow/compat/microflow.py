@@ -76,7 +76,7 @@ class WorkflowManager:
         if not isinstance(event_name, str) or not event_name:
             raise EventTypeError(
                 f"an event name must be a non-empty str, got {type(event_name).__name__} "
-                f"{event_name!r}"
+                f"{event_name!r}; write register(\"start\", handler)"
             )
         if event_name == "progress":
             raise FlowDefinitionError(
@@ -253,7 +253,8 @@ class WorkflowManager:
                     if items is not None:
                         await items.aclose()
                         items = None
-                await asyncio.sleep(delay)
+                if delay > 0:
+                    await asyncio.sleep(delay)
                 attempt += 1
             while sink:
                 yield _progress_event(sink.pop(0), current)
