@@ -1,0 +1,373 @@
+"""RunState: what the live view knows about one run, kept up to date by the run's feed.
+
+It is the view's subscriber: every record costs O(1) (a few dict and deque operations; nothing
+is formatted here). Formatting happens when the view flushes, at most ~20 times a second, and
+only for what changed.
+"""
+
+from __future__ import annotations
+
+import reprlib
+import time
+import traceback
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from ..events import EventInput, ReturnBehavior, RunRecord, WorkflowEvent
+from ..viz import FlowGraph
+
+__all__ = ["RunState", "NodeDetail", "LogLine"]
+
+#: [seconds since the run started, event label, category, text, detail (traceback) or ""]
+LogLine = list[Any]
+
+_short = reprlib.Repr()
+_short.maxstring = 160
+_short.maxother = 160
+_short.maxlevel = 3
+_short.maxdict = 8
+_short.maxlist = 8
+
+_END_STATE = {
+    "step_finished": "done",
+    "step_goto": "done",
+    "step_failed": "failed",
+    "step_aborted": "aborted",
+    "step_cancelled": "cancelled",
+}
+
+def short_repr(value: Any) -> str:
+    try:
+        return _short.repr(value)
+    except Exception as error:  # a broken __repr__ must not break the view
+        return f"<{type(value).__name__}: repr failed: {error}>"
+
+
+def format_error(error: BaseException, limit: int = 40) -> str:
+    lines = traceback.format_exception(type(error), error, error.__traceback__)
+    text = "".join(lines)
+    rows = text.splitlines()
+    if len(rows) > limit:
+        rows = rows[:4] + [f"  ... {len(rows) - limit} lines ..."] + rows[-(limit - 5):]
+    return "\n".join(rows)
+
+
+def describe_input(value: Any, labels: dict[str, str]) -> str:
+    """A short text for a step's input; an EventInput shows its group and results by label."""
+    if type(value) is not EventInput:
+        return short_repr(value)
+    results = ", ".join(f"{labels.get(k, k)}: {short_repr(v)}" for k, v in value.results.items())
+    if value.behavior is ReturnBehavior.GOTO:
+        return f"goto from {results}"
+    if value.behavior is ReturnBehavior.INPUT:
+        return f"user input {short_repr(value.results)}"
+    return f"group {value.group_name!r} fired with {{{results}}}"
+
+
+@dataclass(slots=True)
+class NodeDetail:
+    """The latest facts about one node in this run (raw objects; formatted on request)."""
+
+    runs: int = 0
+    last_input: Any = None
+    last_output: Any = None
+    has_output: bool = False
+    outcome: str = ""
+    error: Optional[BaseException] = None
+    started: Optional[float] = None
+    duration: Optional[float] = None
+    busy: float = 0.0
+    last_progress: Optional[str] = None
+
+
+@dataclass
+class RunState:
+    """Node states, counts, details, log, progress bars and status of the run being watched.
+
+    Args:
+        graph: the flow's graph (node labels; edges a run may take).
+        log_limit: how many log lines are kept; older ones are counted as dropped.
+        interval_limit: how many step intervals are kept for the timeline.
+    """
+
+    graph: FlowGraph
+    log_limit: int = 500
+    interval_limit: int = 10_000
+    run_id: Optional[int] = None
+    flow_name: str = ""
+    status: str = "waiting"
+    t_start: Optional[float] = None
+    t_end: Optional[float] = None
+    wall_start: Optional[float] = None
+    error: Optional[BaseException] = None
+    steps_started: int = 0
+    steps_done: int = 0
+    failures: int = 0
+    node_state: dict[str, str] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    running: dict[str, int] = field(default_factory=dict)
+    details: dict[str, NodeDetail] = field(default_factory=dict)
+    open_steps: dict[int, float] = field(default_factory=dict)
+    bars: dict[int, Any] = field(default_factory=dict)
+    runtime_edges: list[tuple[str, str, str]] = field(default_factory=list)
+    seen_edges: set[tuple[str, str, str]] = field(default_factory=set)
+    structure_changed: bool = False
+    log_total: int = 0
+    log_sent: int = 0
+
+    def __post_init__(self) -> None:
+        self.log: deque[RunRecord] = deque(maxlen=self.log_limit)
+        self.intervals: deque[tuple[str, float, float, str]] = deque(maxlen=self.interval_limit)
+        self.intervals_total = 0
+        self._index_graph()
+        self._handlers = {
+            "step_pending": self._pending,
+            "step_started": self._started,
+            "step_progress": self._progress,
+            "step_retried": self._log,
+            "run_started": self._run_started,
+            "run_finished": self._run_ended,
+            "run_failed": self._run_ended,
+            "run_cancelled": self._run_ended,
+        }
+        for kind in _END_STATE:
+            self._handlers[kind] = self._ended
+
+    # -- graph ------------------------------------------------------------------------------
+    def _index_graph(self) -> None:
+        graph = self.graph
+        self.labels = {n.id: n.label for n in graph.nodes}
+        self.edge_set = {(e.source, e.target, e.kind) for e in graph.edges}
+        # (listener, group name) -> the edges a firing of that group travels
+        self.group_edges: dict[tuple[str, str], tuple[tuple[str, str, str], ...]] = {}
+        listeners = {j.id: j.listener for j in graph.joins}
+        for e in graph.edges:
+            if e.kind in ("listen", "member", "fire"):
+                listener = e.target if e.kind == "listen" else listeners.get(
+                    e.target if e.kind == "member" else e.source, ""
+                )
+                slot = (listener, e.group)
+                self.group_edges[slot] = self.group_edges.get(slot, ()) + ((e.source, e.target, e.kind),)
+
+    def set_graph(self, graph: FlowGraph) -> None:
+        self.graph = graph
+        self._index_graph()
+
+    def label(self, node_id: str) -> str:
+        return self.labels.get(node_id, node_id)
+
+    # -- the subscriber ---------------------------------------------------------------------
+    def __call__(self, record: RunRecord) -> None:
+        handler = self._handlers.get(record.kind)
+        if handler is not None:
+            handler(record)
+
+    def _log(self, record: RunRecord) -> None:
+        self.log.append(record)
+        self.log_total += 1
+
+    def _run_started(self, r: Any) -> None:
+        self.run_id = r.run_id
+        self.flow_name = r.flow_name
+        self.status = "running"
+        self.t_start = r.time
+        self.wall_start = r.wall_time
+        self._log(r)
+
+    def _pending(self, r: Any) -> None:
+        if not self.running.get(r.event_id):
+            self.node_state[r.event_id] = "pending"
+
+    def _started(self, r: Any) -> None:
+        event_id = r.event_id
+        self.running[event_id] = self.running.get(event_id, 0) + 1
+        self.counts[event_id] = self.counts.get(event_id, 0) + 1
+        self.node_state[event_id] = "running"
+        self.open_steps[r.step_id] = r.time
+        self.steps_started += 1
+        detail = self.details.get(event_id)
+        if detail is None:
+            detail = self.details[event_id] = NodeDetail()
+        detail.runs += 1
+        detail.last_input = r.input
+        detail.started = r.time
+        inp = r.input
+        if type(inp) is EventInput:  # mark the edges of the group that fired
+            edges = self.group_edges.get((event_id, inp.group_name))
+            if edges:
+                self.seen_edges.update(edges)
+
+    def _progress(self, r: Any) -> None:
+        self.log.append(r)
+        self.log_total += 1
+        if r.fraction is not None:
+            self.bars[r.step_id] = r
+
+    def _ended(self, r: Any) -> None:
+        event_id = r.event_id
+        kind = r.kind
+        outcome = _END_STATE[kind]
+        left = self.running.get(event_id, 1) - 1
+        self.running[event_id] = left
+        if left <= 0 and not (outcome == "cancelled" and self.node_state.get(event_id) == "failed"):
+            self.node_state[event_id] = outcome
+        elif outcome == "failed":
+            self.node_state[event_id] = "failed"
+        self.steps_done += 1
+        self.bars.pop(r.step_id, None)
+        t0 = self.open_steps.pop(r.step_id, r.time - r.duration)
+        self.intervals.append((event_id, t0, r.time, outcome))
+        self.intervals_total += 1
+        detail = self.details.get(event_id)
+        if detail is None:
+            detail = self.details[event_id] = NodeDetail()
+        detail.outcome = outcome
+        detail.duration = r.duration
+        detail.busy += r.duration
+        if kind == "step_finished":
+            detail.last_output = r.result
+            detail.has_output = True
+            result = r.result
+            if self.graph.style == "workflow" and type(result) is WorkflowEvent and result.name:
+                self._took((event_id, result.name, "emit"))
+        elif kind == "step_failed":
+            self.failures += 1
+            detail.error = r.error
+        elif kind == "step_goto":
+            detail.last_output = r.payload
+            detail.has_output = True
+            for target in r.targets:
+                self._took((event_id, target, "goto"))
+        self.log.append(r)
+        self.log_total += 1
+
+    def _took(self, key: tuple[str, str, str]) -> None:
+        self.seen_edges.add(key)
+        if key not in self.edge_set:
+            self.edge_set.add(key)
+            self.runtime_edges.append(key)
+            self.structure_changed = True
+
+    def _run_ended(self, r: Any) -> None:
+        self.status = r.kind[len("run_"):]
+        self.t_end = r.time
+        if r.kind == "run_failed":
+            self.error = r.error
+        for event_id, state in self.node_state.items():
+            if state == "pending":  # queued, never started: the run ended first
+                self.node_state[event_id] = "cancelled"
+        self.bars.clear()
+        self._log(r)
+
+    # -- reading (called by the view when it flushes) ---------------------------------------
+    @property
+    def ended(self) -> bool:
+        return self.status in ("finished", "failed", "cancelled")
+
+    def elapsed(self, now: Optional[float] = None) -> float:
+        if self.t_start is None:
+            return 0.0
+        end = self.t_end if self.t_end is not None else (now if now is not None else time.perf_counter())
+        return max(0.0, end - self.t_start)
+
+    def status_dict(self) -> dict[str, Any]:
+        return {
+            "state": self.status,
+            "run_id": self.run_id,
+            "flow": self.flow_name or self.graph.name,
+            "elapsed": round(self.elapsed(), 3),
+            "steps_started": self.steps_started,
+            "steps_done": self.steps_done,
+            "failures": self.failures,
+            "running": sum(1 for n in self.running.values() if n > 0),
+            "error": "" if self.error is None else f"{type(self.error).__name__}: {self.error}",
+        }
+
+    def bar_list(self, node_ids: dict[str, str], limit: int = 6) -> list[dict[str, Any]]:
+        bars = list(self.bars.values())[-limit:]
+        return [
+            {
+                "id": r.step_id,
+                "node": node_ids.get(r.event_id, ""),
+                "label": self.label(r.event_id),
+                "step": r.step,
+                "description": r.description,
+                "fraction": r.fraction,
+            }
+            for r in bars
+        ]
+
+    def new_log_lines(self) -> list[LogLine]:
+        """Lines logged since the last call (at most ``log_limit``; older ones were dropped)."""
+        fresh = min(self.log_total - self.log_sent, len(self.log))
+        self.log_sent = self.log_total
+        if fresh <= 0:
+            return []
+        records = list(self.log)[-fresh:]
+        return [self.format_line(r) for r in records]
+
+    def all_log_lines(self) -> list[LogLine]:
+        self.log_sent = self.log_total
+        return [self.format_line(r) for r in self.log]
+
+    def format_line(self, r: Any) -> LogLine:
+        t = round(r.time - self.t_start, 3) if self.t_start is not None else 0.0
+        kind = r.kind
+        event = self.label(r.event_id) if hasattr(r, "event_id") else ""
+        if kind == "step_progress":
+            fraction = f" ({r.fraction:.0%})" if r.fraction is not None else ""
+            text = f"{r.step}: {r.description}{fraction}" if r.step else f"{r.description}{fraction}"
+            return [t, event, "progress", text, ""]
+        if kind == "step_finished":
+            return [t, event, "step", f"done in {r.duration:.3f} s -> {short_repr(r.result)}", ""]
+        if kind == "step_goto":
+            targets = ", ".join(self.label(x) for x in r.targets) or "nothing"
+            return [t, event, "step", f"goto {targets} after {r.duration:.3f} s", ""]
+        if kind == "step_aborted":
+            return [t, event, "step", f"aborted after {r.duration:.3f} s", ""]
+        if kind == "step_cancelled":
+            return [t, event, "step", f"cancelled after {r.duration:.3f} s", ""]
+        if kind == "step_failed":
+            err = r.error
+            return [t, event, "error", f"{type(err).__name__}: {err}", format_error(err)]
+        if kind == "step_retried":
+            err = r.error
+            text = f"attempt {r.attempt} failed ({type(err).__name__}: {err}); retrying in {r.delay:.3g} s"
+            return [t, event, "error", text, format_error(err)]
+        if kind == "run_started":
+            return [t, "", "run", f"run {r.run_id} of {r.flow_name!r} started at {self.label(r.root)}", ""]
+        if kind == "run_failed":
+            err = r.error
+            return [t, "", "error", f"run failed after {r.duration:.3f} s: {type(err).__name__}: {err}", format_error(err)]
+        reason = getattr(r, "reason", "")
+        why = f" ({reason})" if reason and reason != "cancelled" else ""
+        return [t, "", "run", f"{kind[len('run_'):]}{why} after {r.duration:.3f} s, {r.steps} steps", ""]
+
+    def detail_dict(self, node_id: str) -> dict[str, Any]:
+        detail = self.details.get(node_id)
+        out: dict[str, Any] = {
+            "id": node_id,
+            "label": self.label(node_id),
+            "state": self.node_state.get(node_id, "idle"),
+            "runs": 0,
+        }
+        node = self.graph.node(node_id)
+        if node is not None and node.handlers:
+            out["handlers"] = list(node.handlers)
+        if detail is None:
+            return out
+        t0 = self.t_start or 0.0
+        out.update(
+            runs=detail.runs,
+            input=describe_input(detail.last_input, self.labels),
+            output=short_repr(detail.last_output) if detail.has_output else None,
+            outcome=detail.outcome,
+            started=None if detail.started is None else round(detail.started - t0, 3),
+            duration=None if detail.duration is None else round(detail.duration, 4),
+            busy=round(detail.busy, 4),
+        )
+        if detail.error is not None:
+            out["error"] = f"{type(detail.error).__name__}: {detail.error}"
+            out["traceback"] = format_error(detail.error)
+        return out

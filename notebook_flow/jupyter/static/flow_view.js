@@ -1,0 +1,402 @@
+// notebook_flow live view: the DAG (SVG laid out in the kernel), node states as CSS classes,
+// a filterable log, a status line, progress bars and node details on click.
+// Everything heavy happens in the kernel; this file only toggles classes and appends rows.
+
+const STATES = ["idle", "pending", "paused", "running", "done", "failed", "aborted", "cancelled"];
+const STATE_CLASSES = STATES.map((s) => "nf-" + s);
+const CATEGORIES = [
+  ["progress", "progress"],
+  ["step", "steps"],
+  ["error", "errors"],
+  ["run", "run"],
+];
+
+function el(tag, cls, text) {
+  const node = document.createElement(tag);
+  if (cls) node.className = cls;
+  if (text !== undefined && text !== null) node.textContent = String(text);
+  return node;
+}
+
+function svgEl(tag, attrs) {
+  const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, String(v));
+  return node;
+}
+
+// Bounding box of a node's shape from its attributes (works even while the output is hidden).
+function shapeBox(group) {
+  const shape = group.querySelector("path, polygon, ellipse");
+  if (!shape) return null;
+  if (shape.tagName === "ellipse") {
+    const [cx, cy, rx, ry] = ["cx", "cy", "rx", "ry"].map((a) => parseFloat(shape.getAttribute(a)));
+    return [cx - rx, cy - ry, cx + rx, cy + ry];
+  }
+  const raw = shape.getAttribute("d") || shape.getAttribute("points") || "";
+  const nums = (raw.match(/-?\d+(?:\.\d+)?/g) || []).map(Number);
+  const xs = nums.filter((_, i) => i % 2 === 0);
+  const ys = nums.filter((_, i) => i % 2 === 1);
+  if (!xs.length) return null;
+  return [Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)];
+}
+
+function fmtSeconds(s) {
+  if (s === null || s === undefined) return "–";
+  if (s < 1) return (s * 1000).toFixed(s < 0.01 ? 1 : 0) + " ms";
+  if (s < 60) return s.toFixed(2) + " s";
+  return Math.floor(s / 60) + " min " + (s % 60).toFixed(0) + " s";
+}
+
+function render({ model, el: host }) {
+  const root = el("div", "nf-view");
+  host.appendChild(root);
+
+  // -- status line and progress bars
+  const head = el("div", "nf-head");
+  const title = el("span", "nf-title");
+  const badge = el("span", "nf-badge");
+  const meta = el("span", "nf-meta");
+  head.append(title, badge, meta);
+  const bars = el("div", "nf-bars");
+
+  // -- graph
+  const graph = el("div", "nf-graph");
+
+  // -- log and details
+  const lower = el("div", "nf-lower");
+  const logPanel = el("div", "nf-log-panel");
+  const toolbar = el("div", "nf-log-toolbar");
+  const filter = el("input", "nf-filter");
+  filter.type = "search";
+  filter.placeholder = "filter the log…";
+  toolbar.appendChild(filter);
+  const toggles = {};
+  for (const [cat, label] of CATEGORIES) {
+    const lab = el("label", "nf-toggle nf-toggle-" + cat);
+    const box = el("input");
+    box.type = "checkbox";
+    box.checked = true;
+    box.dataset.cat = cat;
+    lab.append(box, document.createTextNode(" " + label));
+    toolbar.appendChild(lab);
+    toggles[cat] = box;
+  }
+  const dropped = el("div", "nf-dropped");
+  const logList = el("div", "nf-log");
+  logPanel.append(toolbar, dropped, logList);
+  const details = el("div", "nf-details");
+  lower.append(logPanel, details);
+
+  // -- timeline (after the run)
+  const timeline = el("details", "nf-timeline");
+  const tlSummary = el("summary", null, "Timeline of the run");
+  const tlBody = el("div", "nf-timeline-body");
+  timeline.append(tlSummary, tlBody);
+
+  root.append(head, bars, graph, lower, timeline);
+
+  let nodeEls = new Map(); // svg id -> <g>
+  let edgeEls = new Map();
+  let appliedStates = {};
+  let logRun = null;
+  let logTotal = 0;
+  let statusAt = performance.now();
+  let timer = null;
+
+  function showDetailsHint() {
+    details.replaceChildren(
+      el("div", "nf-details-title", "Node details"),
+      el("div", "nf-muted", "Click a node to see its last input, output, error and timing."),
+    );
+  }
+
+  // ---------------------------------------------------------------- graph
+  function drawGraph() {
+    const svg = model.get("svg");
+    if (svg) {
+      graph.innerHTML = svg;
+      graph.classList.remove("nf-text");
+    } else {
+      graph.replaceChildren(el("pre", "nf-text-graph", model.get("text_graph")));
+      graph.classList.add("nf-text");
+    }
+    nodeEls = new Map();
+    edgeEls = new Map();
+    const nodes = model.get("nodes") || {};
+    for (const g of graph.querySelectorAll("g.node")) {
+      if (!g.id.startsWith("ev_")) continue;
+      nodeEls.set(g.id, g);
+      const info = nodes[g.id];
+      const t = g.querySelector("title");
+      if (t && info) t.textContent = info.id;
+      g.addEventListener("click", () => select(g.id));
+    }
+    for (const g of graph.querySelectorAll("g.edge")) edgeEls.set(g.id, g);
+    appliedStates = {};
+    applyStates();
+    applyEdges();
+    markSelected();
+  }
+
+  function setBadge(g, count) {
+    let b = g.querySelector(":scope > g.nf-count");
+    if (count <= 1) {
+      if (b) b.remove();
+      return;
+    }
+    if (!b) {
+      const box = shapeBox(g);
+      if (!box) return;
+      b = svgEl("g", { class: "nf-count" });
+      const label = svgEl("text", { y: (box[1] + 3).toFixed(2), "text-anchor": "middle" });
+      const pill = svgEl("rect", { y: (box[1] - 6).toFixed(2), height: 12, rx: 6 });
+      b.append(pill, label);
+      b.dataset.right = String(box[2]);
+      g.appendChild(b);
+    }
+    const text = "×" + count;
+    const width = 7 + 5.6 * text.length;
+    const right = parseFloat(b.dataset.right);
+    const [pill, label] = b.children;
+    pill.setAttribute("x", (right - width + 4).toFixed(2));
+    pill.setAttribute("width", width.toFixed(2));
+    label.setAttribute("x", (right - width / 2 + 4).toFixed(2));
+    label.textContent = text;
+  }
+
+  function applyStates() {
+    const states = model.get("states") || {};
+    const counts = model.get("counts") || {};
+    for (const [id, g] of nodeEls) {
+      const state = states[id] || "idle";
+      if (appliedStates[id] !== state) {
+        g.classList.remove(...STATE_CLASSES);
+        g.classList.add("nf-" + state);
+        appliedStates[id] = state;
+      }
+      setBadge(g, counts[id] || 0);
+    }
+  }
+
+  function applyEdges() {
+    const seen = new Set(model.get("edges_seen") || []);
+    for (const [id, g] of edgeEls) g.classList.toggle("nf-seen", seen.has(id));
+  }
+
+  // ---------------------------------------------------------------- status and bars
+  function drawStatus() {
+    const st = model.get("status") || {};
+    const state = st.state || "waiting";
+    title.textContent = st.flow || "";
+    badge.textContent = state;
+    badge.className = "nf-badge nf-run-" + state;
+    statusAt = performance.now();
+    drawMeta();
+    if (state === "running" && !timer) timer = setInterval(drawMeta, 100);
+    if (state !== "running" && timer) {
+      clearInterval(timer);
+      timer = null;
+    }
+  }
+
+  function drawMeta() {
+    const st = model.get("status") || {};
+    if (st.run_id === null || st.run_id === undefined) {
+      meta.textContent = "waiting for a run";
+      return;
+    }
+    let elapsed = st.elapsed || 0;
+    if (st.state === "running") elapsed += (performance.now() - statusAt) / 1000;
+    const parts = [
+      "run " + st.run_id,
+      fmtSeconds(elapsed),
+      st.steps_done + " step" + (st.steps_done === 1 ? "" : "s") + " done",
+    ];
+    if (st.running) parts.push(st.running + " running");
+    parts.push(st.failures + " failure" + (st.failures === 1 ? "" : "s"));
+    meta.textContent = parts.join(" · ");
+    meta.classList.toggle("nf-has-failures", st.failures > 0);
+    meta.title = st.error || "";
+  }
+
+  function drawBars() {
+    const list = model.get("bars") || [];
+    bars.replaceChildren(
+      ...list.map((b) => {
+        const row = el("div", "nf-bar");
+        const pct = Math.round((b.fraction || 0) * 100);
+        const what = b.description || b.step;
+        const label = el("span", "nf-bar-label");
+        label.append(el("b", null, b.label), document.createTextNode(what ? "  " + what : ""));
+        label.title = [b.label, b.step, b.description].filter(Boolean).join(" · ");
+        const track = el("span", "nf-bar-track");
+        const fill = el("span", "nf-bar-fill");
+        fill.style.width = pct + "%";
+        track.appendChild(fill);
+        row.append(label, track, el("span", "nf-bar-pct", pct + "%"));
+        return row;
+      }),
+    );
+  }
+
+  // ---------------------------------------------------------------- log
+  function rowMatches(row) {
+    const q = filter.value.trim().toLowerCase();
+    return !q || row.dataset.search.includes(q);
+  }
+
+  function makeRow(line) {
+    const [t, event, cat, text, detail] = line;
+    const row = el(detail ? "details" : "div", "nf-row nf-cat-" + cat);
+    const head = el(detail ? "summary" : "span", "nf-row-head");
+    head.append(
+      el("span", "nf-t", "+" + Number(t).toFixed(3) + "s"),
+      el("span", "nf-ev", event || "run"),
+      el("span", "nf-msg", text),
+    );
+    row.appendChild(head);
+    if (detail) row.appendChild(el("pre", "nf-tb", detail));
+    row.dataset.search = (event + " " + text).toLowerCase();
+    row.hidden = !rowMatches(row);
+    return row;
+  }
+
+  function drawDropped() {
+    const shown = logList.childElementCount;
+    const gone = logTotal - shown;
+    dropped.textContent =
+      gone > 0
+        ? gone.toLocaleString() + " earlier line" + (gone === 1 ? "" : "s") +
+          " dropped (the log keeps the last " + model.get("log_limit") + ")"
+        : "";
+    dropped.hidden = gone <= 0;
+  }
+
+  function addLines(msg) {
+    if (msg.reset || msg.run !== logRun) {
+      logList.replaceChildren();
+      logRun = msg.run;
+    }
+    const stick = logList.scrollTop + logList.clientHeight >= logList.scrollHeight - 4;
+    const frag = document.createDocumentFragment();
+    for (const line of msg.lines) frag.appendChild(makeRow(line));
+    logList.appendChild(frag);
+    const limit = model.get("log_limit") || 500;
+    while (logList.childElementCount > limit) logList.firstElementChild.remove();
+    logTotal = msg.total;
+    drawDropped();
+    if (stick) logList.scrollTop = logList.scrollHeight;
+  }
+
+  function applyFilter() {
+    for (const [cat, box] of Object.entries(toggles)) root.classList.toggle("nf-hide-" + cat, !box.checked);
+    for (const row of logList.children) row.hidden = !rowMatches(row);
+  }
+  filter.addEventListener("input", applyFilter);
+  for (const box of Object.values(toggles)) box.addEventListener("change", applyFilter);
+
+  // ---------------------------------------------------------------- details
+  function select(id) {
+    model.set("selected", id);
+    model.save_changes();
+    markSelected();
+    model.send({ type: "details", node: id });
+  }
+
+  function markSelected() {
+    const id = model.get("selected");
+    for (const [nid, g] of nodeEls) g.classList.toggle("nf-selected", nid === id);
+  }
+
+  function field(name, value, cls) {
+    const row = el("div", "nf-field");
+    row.append(el("span", "nf-field-name", name), el(cls === "pre" ? "pre" : "span", "nf-field-value", value));
+    return row;
+  }
+
+  function drawDetails(data) {
+    const state = data.state || "idle";
+    const headRow = el("div", "nf-details-title");
+    headRow.append(el("span", null, data.label), el("span", "nf-pill nf-pill-" + state, state));
+    const rows = [headRow, el("div", "nf-muted nf-details-id", data.id)];
+    if (data.handlers) rows.push(field("handlers", data.handlers.join(", ")));
+    if (!data.runs) {
+      rows.push(el("div", "nf-muted", "Has not run in this run."));
+    } else {
+      rows.push(field("runs", String(data.runs)));
+      rows.push(
+        field(
+          "timing",
+          "last started +" + fmtSeconds(data.started) + ", took " + fmtSeconds(data.duration) +
+            (data.runs > 1 ? ", " + fmtSeconds(data.busy) + " in all" : ""),
+        ),
+      );
+      rows.push(field("input", data.input, "pre"));
+      if (data.output !== null && data.output !== undefined) rows.push(field("output", data.output, "pre"));
+      if (data.error) {
+        const err = field("error", data.error, "pre");
+        err.classList.add("nf-field-error");
+        rows.push(err);
+        const tb = el("details", "nf-tb-box");
+        tb.append(el("summary", null, "traceback"), el("pre", "nf-tb", data.traceback));
+        rows.push(tb);
+      }
+    }
+    details.replaceChildren(...rows);
+    details.dataset.node = data.id;
+  }
+
+  // ---------------------------------------------------------------- timeline
+  function drawTimeline() {
+    const svg = model.get("timeline");
+    timeline.hidden = !svg;
+    tlBody.innerHTML = svg || "";
+  }
+
+  // ---------------------------------------------------------------- wiring
+  let selectedSeen = "";
+  function onStates() {
+    applyStates();
+    // refresh the open details when the selected node changed state or ran again
+    const sel = model.get("selected");
+    if (!sel || !details.dataset.node) return;
+    const now = (model.get("states") || {})[sel] + "/" + (model.get("counts") || {})[sel];
+    if (now !== selectedSeen) {
+      selectedSeen = now;
+      model.send({ type: "details", node: sel });
+    }
+  }
+  function onCustom(msg) {
+    if (!msg || typeof msg !== "object") return;
+    if (msg.type === "log") addLines(msg);
+    else if (msg.type === "details" && msg.node === model.get("selected")) drawDetails(msg.data);
+  }
+  const handlers = [
+    ["change:svg", drawGraph],
+    ["change:text_graph", drawGraph],
+    ["change:states", onStates],
+    ["change:counts", applyStates],
+    ["change:edges_seen", applyEdges],
+    ["change:status", drawStatus],
+    ["change:bars", drawBars],
+    ["change:timeline", drawTimeline],
+    ["msg:custom", onCustom],
+  ];
+  for (const [name, fn] of handlers) model.on(name, fn);
+
+  showDetailsHint();
+  drawGraph();
+  drawStatus();
+  drawBars();
+  drawTimeline();
+  drawDropped();
+  model.send({ type: "hello" });
+  if (model.get("selected")) model.send({ type: "details", node: model.get("selected") });
+
+  return () => {
+    for (const [name, fn] of handlers) model.off(name, fn);
+    if (timer) clearInterval(timer);
+  };
+}
+
+export default { render };

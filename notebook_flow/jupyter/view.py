@@ -1,0 +1,307 @@
+"""FlowView: the live DAG of a run inside the notebook cell (one anywidget).
+
+The SVG is laid out in the kernel and sent once per graph structure; node states, fire counts,
+status and progress bars travel as small traits, and log lines as deltas, at most ~20 times a
+second however fast the run goes. When the run ends, the output also gets a static SVG of the
+final states, so a saved notebook shows the result without a kernel.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Optional
+
+import anywidget
+import traitlets
+
+from .. import RunFeed
+from ..events import RUN_END_KINDS, RunRecord
+from ..viz import NODE_STATES, FlowGraph, Layout, framed_svg, layout, paint_svg
+from .coalesce import Coalescer
+from .follow import follow, unfollow
+from .run_state import RunState
+from .timeline import timeline_svg
+
+__all__ = ["FlowView", "view"]
+
+logger = logging.getLogger("notebook_flow")
+_STATIC = Path(__file__).parent / "static"
+_WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+
+
+class FlowView(anywidget.AnyWidget):
+    """The live view of a flow's runs: DAG with node states, log, status, bars, node details.
+
+    Args:
+        target: a ``Flow`` or ``WorkflowManager`` (the view follows each of its next runs), or a
+            ``RunHandle`` / ``RunFeed`` (the view shows that run, even if it already started).
+        log_limit: log lines kept; the view says how many older ones it dropped.
+        renderer: "pure", "dot" or "text" (default: ``$NOTEBOOK_FLOW_RENDERER`` or the first found).
+        rankdir: "LR" (left to right) or "TB" (top to bottom).
+        interval: seconds between two updates sent to the browser (0.05: at most 20 a second).
+    """
+
+    _esm = _STATIC / "flow_view.js"
+    _css = _STATIC / "flow_view.css"
+
+    svg = traitlets.Unicode("").tag(sync=True)
+    text_graph = traitlets.Unicode("").tag(sync=True)
+    renderer = traitlets.Unicode("").tag(sync=True)
+    nodes = traitlets.Dict().tag(sync=True)
+    states = traitlets.Dict().tag(sync=True)
+    counts = traitlets.Dict().tag(sync=True)
+    edges_seen = traitlets.List().tag(sync=True)
+    status = traitlets.Dict().tag(sync=True)
+    bars = traitlets.List().tag(sync=True)
+    timeline = traitlets.Unicode("").tag(sync=True)
+    selected = traitlets.Unicode("").tag(sync=True)
+    log_limit = traitlets.Int(500).tag(sync=True)
+
+    def __init__(
+        self,
+        target: Any = None,
+        *,
+        log_limit: int = 500,
+        renderer: Optional[str] = None,
+        rankdir: str = "LR",
+        interval: float = 0.05,
+    ) -> None:
+        super().__init__(log_limit=log_limit)
+        self._renderer = renderer
+        self._rankdir = rankdir
+        self._source: Any = None
+        self._layout: Optional[Layout] = None
+        self._state: Optional[RunState] = None
+        self._runtime_edges: list[tuple[str, str, str]] = []
+        self._unsubscribe: Any = None
+        self._coalescer = Coalescer(self._flush, interval)
+        self._display_ids: list[str] = []
+        self._shown_in: Any = None
+        self.on_msg(self._on_front_message)
+        if target is not None:
+            self.watch(target)
+
+    def __repr__(self) -> str:
+        st = self._state
+        run = f"run {st.run_id} {st.status}" if st and st.run_id is not None else "no run yet"
+        name = getattr(self._source, "name", "?")
+        return f"<FlowView of {name!r}: {run}>"
+
+    # -- what to show -----------------------------------------------------------------------
+    def watch(self, target: Any) -> "FlowView":
+        """Show ``target``: follow a Flow / WorkflowManager's runs, or show one run."""
+        feed = getattr(target, "feed", target)
+        if isinstance(feed, RunFeed):
+            self.attach(feed)
+            return self
+        self._set_source(target)
+        self._state = RunState(self._layout.graph, log_limit=self.log_limit)  # type: ignore[union-attr]
+        follow(target, self)
+        return self
+
+    def attach(self, run: Any) -> "FlowView":
+        """Show ``run`` (a RunHandle or RunFeed) from now on; a run already going is caught up."""
+        feed: RunFeed = getattr(run, "feed", run)
+        self.detach()
+        self._set_source(feed.source)
+        state = self._state = RunState(self._layout.graph, log_limit=self.log_limit)  # type: ignore[union-attr]
+        if feed.started_at and feed.trace is not None:
+            for record in list(feed.trace.records):
+                state(record)
+        self._unsubscribe = feed.subscribe(self._subscriber(state))
+        if state.ended:
+            self._run_ended()
+        else:
+            self._coalescer.flush_now()
+        return self
+
+    def detach(self) -> None:
+        """Stop listening to the current run (the view keeps showing what it saw)."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+            self._coalescer.flush_now()
+
+    def close(self) -> None:
+        self.detach()
+        self._coalescer.cancel()
+        if self._source is not None:
+            unfollow(self._source, self)
+        super().close()
+
+    def _set_source(self, source: Any) -> None:
+        if source is not self._source:
+            self._runtime_edges = []
+        self._source = source
+        graph = FlowGraph.of(source, runtime_edges=self._runtime_edges)
+        self._draw(graph)
+
+    def _draw(self, graph: FlowGraph) -> None:
+        if self._layout is not None and self._layout.graph == graph:
+            return
+        drawn = self._layout = layout(graph, renderer=self._renderer, rankdir=self._rankdir)
+        with self.hold_sync():
+            self.svg = drawn.svg or ""
+            self.text_graph = drawn.text + (f"\n\n({drawn.note})" if drawn.note else "")
+            self.renderer = drawn.renderer
+            self.nodes = {
+                sid: {"id": node_id, "label": graph.node(node_id).label}  # type: ignore[union-attr]
+                for node_id, sid in drawn.ids.nodes.items()
+            }
+
+    # -- the subscriber: O(1) per record ----------------------------------------------------
+    def _subscriber(self, state: RunState) -> Any:
+        coalescer = self._coalescer
+        ends = RUN_END_KINDS
+
+        def on_record(record: RunRecord) -> None:
+            state(record)
+            if record.kind in ends:
+                self._run_ended()
+            elif coalescer._handle is None:
+                coalescer.poke()
+
+        return on_record
+
+    def mark_node(self, event_id: str, state: str) -> None:
+        """Show ``event_id`` in ``state`` (e.g. "paused" while a debugger holds it)."""
+        if state not in NODE_STATES:
+            raise ValueError(f"unknown node state {state!r}; use one of {', '.join(NODE_STATES)}")
+        if self._state is not None:
+            self._state.node_state[event_id] = state
+            self._coalescer.poke()
+
+    # -- flushing ---------------------------------------------------------------------------
+    def _flush(self) -> None:
+        st, drawn = self._state, self._layout
+        if st is None or drawn is None:
+            return
+        unknown = [n for n in st.node_state if n not in drawn.ids.nodes]
+        if st.structure_changed or unknown:
+            st.structure_changed = False
+            self._runtime_edges = list(st.runtime_edges)
+            graph = drawn.graph.with_edges(st.runtime_edges).with_nodes(unknown)
+            self._draw(graph)
+            st.set_graph(graph)
+            drawn = self._layout
+        ids = drawn.ids
+        with self.hold_sync():
+            self.states = {ids.nodes[n]: s for n, s in st.node_state.items() if n in ids.nodes}
+            self.counts = {ids.nodes[n]: c for n, c in st.counts.items() if n in ids.nodes}
+            self.edges_seen = sorted(ids.edges[k] for k in st.seen_edges if k in ids.edges)
+            self.status = st.status_dict()
+            self.bars = st.bar_list(ids.nodes)
+        lines = st.new_log_lines()
+        if lines:
+            self.send({"type": "log", "lines": lines, "total": st.log_total, "run": st.run_id})
+
+    def _run_ended(self) -> None:
+        self._coalescer.flush_now()
+        try:
+            intervals, labels = self.step_intervals()
+            self.timeline = timeline_svg(intervals, labels) if intervals else ""
+            self._update_displays()
+        except Exception:
+            logger.warning("could not draw the final state of the run", exc_info=True)
+
+    # -- static output ----------------------------------------------------------------------
+    def step_intervals(self) -> tuple[list[tuple[str, float, float, str]], dict[str, str]]:
+        """(event id, start, end, outcome) of the steps of the run shown, and event labels."""
+        st = self._state
+        if st is None:
+            return [], {}
+        return list(st.intervals), dict(st.labels)
+
+    def static_svg(self) -> Optional[str]:
+        """One SVG of the final states, status line and legend (None without an SVG layout)."""
+        st, drawn = self._state, self._layout
+        if drawn is None or drawn.svg is None:
+            return None
+        painted = paint_svg(drawn.svg, self.states, self.counts, self.edges_seen)
+        present = [s for s in NODE_STATES if s in set(self.states.values())]
+        return framed_svg(painted, self.summary(), present)
+
+    def summary(self) -> str:
+        st = self._state
+        name = getattr(self._source, "name", "flow")
+        if st is None or st.run_id is None:
+            return f"{name}: no run yet"
+        failures = f"{st.failures} failure{'s' if st.failures != 1 else ''}"
+        return (
+            f"{name} · run {st.run_id} {st.status} · {st.elapsed():.2f} s · "
+            f"{st.steps_done} steps done · {failures}"
+        )
+
+    def _widget_bundle(self) -> dict[str, Any]:
+        bundle = super()._repr_mimebundle_()
+        data = bundle[0] if isinstance(bundle, tuple) else bundle
+        return dict(data or {})
+
+    def output_bundle(self) -> dict[str, Any]:
+        """What the cell's output holds: the widget, plus the static picture once a run ended."""
+        data = self._widget_bundle()
+        data["text/plain"] = self.summary()
+        st = self._state
+        if st is not None and st.ended:
+            svg = self.static_svg()
+            if svg is not None:
+                data["image/svg+xml"] = svg
+            else:
+                data["text/plain"] = self.summary() + "\n" + self.text_graph
+        return data
+
+    def _ipython_display_(self, **kwargs: Any) -> None:
+        from IPython import get_ipython
+        from IPython.display import display
+
+        shell = get_ipython()
+        cell = getattr(shell, "execution_count", None)
+        if cell is not None and cell == self._shown_in:
+            return  # view(x) as a cell's last line: already shown by view()
+        self._shown_in = cell
+        handle = display(self.output_bundle(), raw=True, display_id=True)
+        if handle is not None:
+            self._display_ids = (self._display_ids + [handle.display_id])[-8:]
+
+    def _update_displays(self) -> None:
+        if not self._display_ids:
+            return
+        from IPython.display import update_display
+
+        bundle = self.output_bundle()
+        for display_id in self._display_ids:
+            update_display(bundle, display_id=display_id, raw=True)
+
+    # -- the browser's requests -------------------------------------------------------------
+    def _on_front_message(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        try:
+            kind = content.get("type") if isinstance(content, dict) else None
+            st = self._state
+            if kind == "hello" and st is not None:
+                self.send({"type": "log", "reset": True, "lines": st.all_log_lines(),
+                           "total": st.log_total, "run": st.run_id})
+            elif kind == "details" and st is not None and self._layout is not None:
+                svg_id = str(content.get("node", ""))
+                node_id = self._layout.ids.node_of(svg_id)
+                if node_id is not None:
+                    self.send({"type": "details", "node": svg_id, "data": st.detail_dict(node_id)})
+        except Exception:
+            logger.warning("live view: could not answer %r", content, exc_info=True)
+
+
+def view(target: Any, **options: Any) -> FlowView:
+    """Show a live view of ``target`` in this cell and return it.
+
+    ``target`` is a Flow or WorkflowManager (the view follows its next runs) or a RunHandle
+    (that run). Options are those of ``FlowView``. Outside IPython nothing is displayed.
+    """
+    widget = FlowView(target, **options)
+    try:
+        from IPython import get_ipython
+
+        if get_ipython() is not None:
+            widget._ipython_display_()
+    except Exception:
+        logger.warning("could not display the live view", exc_info=True)
+    return widget

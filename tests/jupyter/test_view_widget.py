@@ -1,0 +1,163 @@
+"""FlowView in-process (no browser): what it follows, what it shows, what it leaves behind."""
+
+import asyncio
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from notebook_flow import Flow, WorkflowEvent, WorkflowManager, progress
+from notebook_flow.jupyter import FlowView, timeline, view
+
+
+@pytest.fixture
+def small(flow):
+    @flow.make_event
+    async def start(event, ctx):
+        return 1
+
+    @flow.listen_group([start])
+    async def work(event, ctx):
+        progress("work", "half way", 0.5)
+        return "ok"
+
+    return flow, start, work
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def test_a_view_of_a_flow_follows_its_next_runs(small):
+    flow, start, work = small
+    live = FlowView(flow)
+    assert live.status == {} or live.status.get("state") in (None, "waiting")
+    assert 'id="ev_' in live.svg and live.renderer == "pure"
+    run(flow.invoke_event(start))
+    assert set(live.states.values()) == {"done"} and len(live.states) == 2
+    assert live.status["state"] == "finished" and live.status["steps_done"] == 2
+    assert live.counts == {live_id: 1 for live_id in live.states}
+    assert live.timeline.startswith("<svg") and "2 steps" in live.timeline
+    run(flow.invoke_event(start))  # the next run replaces the picture
+    assert live.status["run_id"] > 0 and live.counts == {live_id: 1 for live_id in live.states}
+    live.close()
+
+
+def test_the_newest_view_of_a_source_takes_over_and_closed_views_stop(small):
+    flow, start, _ = small
+    old, new = FlowView(flow), FlowView(flow)
+    run(flow.invoke_event(start))
+    assert new.states and not old.states
+    new.close()
+    run(flow.invoke_event(start))
+    assert not old.states  # the old view was replaced, closing the new one does not revive it
+    old.close()
+
+
+def test_a_view_attached_to_a_finished_run_catches_up_from_its_trace(small):
+    flow, start, work = small
+    handle = flow.run(start)
+
+    async def main():
+        await handle
+        return FlowView(handle)
+
+    live = run(main())
+    assert live.status["state"] == "finished" and len(live.states) == 2
+    assert live.output_bundle()["text/plain"].startswith("test · run ")
+
+
+def test_the_output_keeps_a_static_picture_of_the_final_states(flow):
+    @flow.make_event
+    async def start(event, ctx):
+        return 1
+
+    @flow.listen_group([start])
+    async def bad(event, ctx):
+        raise RuntimeError("broken")
+
+    live = FlowView(flow)
+    assert "image/svg+xml" not in live.output_bundle()  # no run yet: the widget only
+    with pytest.raises(RuntimeError):
+        run(flow.invoke_event(start))
+    bundle = live.output_bundle()
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == live.model_id
+    root = ET.fromstring(bundle["image/svg+xml"])
+    title = "".join(next(root.iter("{http://www.w3.org/2000/svg}text")).itertext())
+    assert title.startswith("test · run ") and "failed" in title and "1 failure" in title
+    assert 'class="node nf-failed"' in bundle["image/svg+xml"]
+    assert 'class="node nf-done"' in bundle["image/svg+xml"]
+    live.close()
+
+
+def test_many_records_make_few_flushes(flow):
+    @flow.make_event
+    async def burst(event, ctx):
+        for i in range(10_000):
+            progress("burst", str(i))
+        await asyncio.sleep(0.2)  # the loop runs: one coalesced update goes out here
+        return "done"
+
+    live = FlowView(flow)
+    before = live._coalescer.flushes
+    run(flow.invoke_event(burst))
+    assert 2 <= live._coalescer.flushes - before <= 4
+    assert live.status["state"] == "finished"
+    live.close()
+
+
+def test_mark_node_shows_a_paused_node(small):
+    flow, start, _ = small
+    live = FlowView(flow)
+    live.mark_node(start.id, "paused")
+    live._coalescer.flush_now()
+    assert live.states == {live._layout.ids.nodes[start.id]: "paused"}
+    with pytest.raises(ValueError, match="unknown node state 'sleeping'"):
+        live.mark_node(start.id, "sleeping")
+    live.close()
+
+
+def test_a_microflow_view_learns_new_events_and_lays_out_again():
+    manager = WorkflowManager(name="wf")
+
+    async def plan(event, ctx):
+        yield WorkflowEvent("write")
+
+    async def write(event, ctx):
+        name = "published"
+        yield WorkflowEvent(name)
+
+    manager.register("plan", plan).register("write", write)
+    live = FlowView(manager)
+    before = live.svg
+    assert 'id="ev_published"' not in before
+
+    async def main():
+        return [e.name async for e in manager.process(WorkflowEvent("plan"))]
+
+    assert run(main()) == ["plan", "write", "published"]
+    assert 'id="ev_published"' in live.svg and live.svg != before
+    assert live.states == {"ev_plan": "done", "ev_write": "done"}
+    assert "e_write__published" in live.edges_seen and "e_plan__write" in live.edges_seen
+    live.close()
+
+
+def test_view_outside_ipython_just_returns_the_widget(small):
+    flow, start, _ = small
+    live = view(flow, log_limit=20)
+    assert isinstance(live, FlowView) and live.log_limit == 20
+    run(flow.invoke_event(start))
+    assert "2 steps" in timeline(live).svg
+    live.close()
+
+
+def test_timeline_of_a_run_handle_uses_its_trace(small):
+    flow, start, work = small
+    handle = flow.run(start)
+    run(_await(handle))
+    svg = timeline(handle).svg
+    assert svg.count("<rect") == 3  # background + two steps
+    assert ">start</text>" in svg and ">work</text>" in svg
+
+
+async def _await(handle):
+    return await handle
