@@ -1,0 +1,103 @@
+"""The live view in a real JupyterLab, in headless Chromium: states, log, node details, screenshot.
+
+The screenshot of the finished run is written to notebooks/images/live_view.png (the README
+shows it); look at it after a change to the widget.
+"""
+
+import time
+from pathlib import Path
+
+import pytest
+from .lab_helpers import ARTIFACTS, open_notebook, run_cell
+
+pytestmark = pytest.mark.timeout(240)
+
+SCREENSHOT = Path(__file__).parents[2] / "notebooks" / "images" / "live_view.png"
+
+DEMO = '''
+import asyncio
+from notebook_flow import Flow, goto_events, progress
+from notebook_flow.jupyter import view
+
+flow = Flow("research")
+
+@flow.make_event
+async def plan(event, ctx):
+    progress("plan", "two sources to read")
+    return ["docs", "web"]
+
+@flow.listen_group([plan])
+async def fetch_docs(event, ctx):
+    for page in range(1, 6):
+        progress("fetch", f"page {page} of 5", page / 5)
+        await asyncio.sleep(0.6)
+    return {"pages": 5}
+
+@flow.listen_group([plan])
+async def fetch_web(event, ctx):
+    await asyncio.sleep(0.8)
+    return {"hits": 12}
+
+@flow.listen_group([fetch_docs, fetch_web])
+async def combine(event, ctx):
+    return {"sources": len(event.results)}
+
+@flow.listen_group([fetch_docs, fetch_web], retrigger_type="any")
+async def first_answer(event, ctx):
+    return "draft"
+
+@flow.listen_group([combine])
+async def review(event, ctx):
+    ctx["reviews"] += 1
+    if ctx["reviews"] < 2:
+        return goto_events([combine], "needs another pass")
+    return "approved"
+
+live = view(flow)
+results = await flow.invoke_event(plan, global_ctx={"reviews": 0})
+'''
+
+
+def test_live_view_in_jupyterlab(lab, page):
+    started = time.monotonic()
+    name = lab.write_notebook("live_view.ipynb", DEMO)
+    open_notebook(page, lab, name)
+    run_cell(page, 0)
+
+    output = page.locator(".jp-OutputArea-output").first
+    page.wait_for_selector(".nf-view g#ev_fetch_docs.nf-running", timeout=30_000)
+    assert page.locator(".nf-view .nf-badge").inner_text().lower() == "running"
+    page.wait_for_selector(".nf-view .nf-bar-label:has-text('fetch_docs')", timeout=10_000)
+    ARTIFACTS.mkdir(exist_ok=True)
+    output.screenshot(path=str(ARTIFACTS / "live_view_running.png"))  # to look at, not kept
+    page.wait_for_selector(".nf-view g#ev_fetch_docs.nf-done", timeout=30_000)
+    page.wait_for_selector(".nf-view .nf-badge.nf-run-finished", timeout=30_000)
+    assert page.locator(".nf-view").count() == 1  # view(flow) on the last line shows it once
+
+    # every node ran; review twice (the goto loop), combine twice
+    for node in ["plan", "fetch_docs", "fetch_web", "combine", "first_answer", "review"]:
+        assert "nf-done" in page.locator(f".nf-view g#ev_{node}").get_attribute("class")
+    assert page.locator(".nf-view g#ev_review .nf-count text").text_content() == "×2"
+
+    # the log, after the run ended (and the output was updated with the static picture)
+    log = page.locator(".nf-view .nf-log")
+    page.wait_for_selector(".nf-view .nf-log .nf-row:has-text('page 5 of 5')", timeout=10_000)
+    assert log.locator(".nf-row:has-text('goto combine')").count() == 1
+    page.fill(".nf-view .nf-filter", "page 3")
+    assert log.locator(".nf-row:visible").count() == 1
+    page.fill(".nf-view .nf-filter", "")
+
+    # click a node: its details
+    page.click(".nf-view g#ev_fetch_docs")
+    details = page.locator(".nf-view .nf-details")
+    details.locator("text={'pages': 5}").wait_for(timeout=10_000)
+    text = details.inner_text()
+    assert "fetch_docs" in text and "DONE" in text.upper() and "took" in text
+    assert "group '0' fired with {plan: ['docs', 'web']}" in text  # its last input
+
+    page.wait_for_selector(".nf-view .nf-timeline:not([hidden])", timeout=10_000)
+    page.click(".nf-view .nf-timeline summary")
+    page.wait_for_selector(".nf-view .nf-timeline-body svg rect", timeout=10_000)
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    output.screenshot(path=str(SCREENSHOT))
+    assert time.monotonic() - started < 120
