@@ -1,10 +1,13 @@
-"""notebook_flow in Jupyter: the live view of runs, and timelines of finished runs.
+"""notebook_flow in Jupyter: live views, timelines, the debugger, the %flow magics, loop helpers.
 
 Importing this module loads ipywidgets and anywidget; ``import notebook_flow`` alone does not.
 """
 
 from __future__ import annotations
 
+from .debugger import DebuggerView, current_session, debug
+from .loop import allow_nested_runs, run_sync, start_background
+from .magic import FlowMagics
 from .run_state import RunState
 from .timeline import Timeline, timeline
 from .view import FlowView, view
@@ -15,4 +18,11 @@ __all__ = [
     "RunState",
     "Timeline",
     "timeline",
+    "DebuggerView",
+    "debug",
+    "current_session",
+    "run_sync",
+    "allow_nested_runs",
+    "start_background",
+    "FlowMagics",
 ]

@@ -1,0 +1,252 @@
+"""DebuggerView: Step / Continue / Pause / Stop buttons, pending inputs and context, beside the live DAG.
+
+Every button only calls a plain method of the run's gate or task (``Button.click()`` from Python
+does exactly what a click does). Nothing here blocks: the paused run is a background task
+awaiting an ``asyncio.Event`` in the gate, so the kernel stays idle between clicks.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any, Callable, Optional
+
+import ipywidgets as widgets
+
+from .._core.debug import DebugSession
+from ..events import EventInput, ReturnBehavior
+from .coalesce import Coalescer
+from .run_state import short_repr
+from .view import FlowView
+
+__all__ = ["DebuggerView", "debug", "current_session"]
+
+_current: list[DebugSession] = []  # the session %flow step / continue / stop drive
+
+
+def current_session() -> Optional[DebugSession]:
+    """The debug session started last in this kernel (by ``debug()`` or ``%flow debug``)."""
+    return _current[-1] if _current else None
+
+
+def set_current_session(session: DebugSession) -> None:
+    _current[:] = [session]
+
+
+def debug(
+    target: Any,
+    event: Any = None,
+    event_input: Any = None,
+    global_ctx: Any = None,
+    *,
+    breakpoints: Any = (),
+    break_on_error: bool = False,
+    namespace: Optional[dict[str, Any]] = None,
+) -> DebugSession:
+    """Start a paused background run of ``target`` under the debugger, show it, return the session.
+
+    ``target`` is a Flow (``event`` is the event to start from) or a WorkflowManager (``event``
+    is the initial WorkflowEvent). The cell returns at once; drive the run with the buttons, with
+    ``%flow step / continue / stop``, or with the session's methods from another cell.
+    """
+    if hasattr(target, "handlers"):
+        session = DebugSession.for_manager(
+            target, event, breakpoints=breakpoints, break_on_error=break_on_error
+        )
+    else:
+        session = DebugSession.for_flow(
+            target, event, event_input, global_ctx, breakpoints=breakpoints,
+            break_on_error=break_on_error,
+        )
+    session.task.add_done_callback(_retrieve)  # type: ignore[union-attr]
+    set_current_session(session)
+    if namespace is None:
+        namespace = _user_namespace()
+    widget = DebuggerView(session, namespace=namespace)
+    try:
+        from IPython.display import display
+
+        display(widget)
+    except Exception:  # displaying must never break the run
+        pass
+    return session
+
+
+def _retrieve(task: Any) -> None:
+    if not task.cancelled():
+        task.exception()  # the failure is in the view's log and the trace
+
+
+def _user_namespace() -> dict[str, Any]:
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+        return shell.user_ns if shell is not None else {}
+    except Exception:
+        return {}
+
+
+class DebuggerView(widgets.VBox):
+    """The debugger of one run: controls, what is pending, the shared context, the live view.
+
+    Args:
+        session: the DebugSession to drive.
+        namespace: where the input editor evaluates expressions (the notebook's user namespace).
+    """
+
+    def __init__(self, session: DebugSession, *, namespace: Optional[dict[str, Any]] = None) -> None:
+        self.session = session
+        self.namespace = namespace if namespace is not None else {}
+        self.view = FlowView(session.source)
+        if session.feed is not None:
+            self.view.attach(session.feed)
+        self.step_button = self._button("Step", "step-forward", "Start the next pending event, then hold", self._on_step)
+        self.continue_button = self._button("Continue", "play", "Run to the next breakpoint", self._on_continue)
+        self.pause_button = self._button("Pause", "pause", "Hold before the next event", self._on_pause)
+        self.stop_button = self._button("Stop", "stop", "Cancel the run", self._on_stop, style="danger")
+        self.status = widgets.HTML(layout=widgets.Layout(margin="0 0 0 8px"))
+        self.pending_html = widgets.HTML()
+        self.ctx_html = widgets.HTML()
+        self.edit_target = widgets.Dropdown(description="Input of", layout=widgets.Layout(width="320px"))
+        self.edit_text = widgets.Textarea(
+            placeholder="a Python expression, evaluated in the notebook's namespace",
+            layout=widgets.Layout(width="420px", height="60px"),
+        )
+        self.edit_button = self._button("Set input", "pencil", "Give the chosen pending event this input", self._on_edit)
+        self.message = widgets.HTML()
+        controls = widgets.HBox(
+            [self.step_button, self.continue_button, self.pause_button, self.stop_button, self.status],
+            layout=widgets.Layout(align_items="center"),
+        )
+        editor = widgets.HBox([self.edit_target, self.edit_text, self.edit_button])
+        super().__init__(
+            [controls, self.view, self.pending_html, editor, self.message, self.ctx_html],
+            layout=widgets.Layout(width="100%"),
+        )
+        self.add_class("nf-debugger")
+        self._paused_node: Optional[str] = None
+        self._coalescer = Coalescer(self._refresh, 0.05)
+        self._remove_listener = session.gate.add_listener(lambda _gate: self._coalescer.poke())
+        if session.task is not None:
+            session.task.add_done_callback(lambda _task: self._coalescer.flush_now())
+        self._refresh()
+
+    @staticmethod
+    def _button(
+        label: str, icon: str, tooltip: str, handler: Callable[[Any], None], style: str = ""
+    ) -> widgets.Button:
+        button = widgets.Button(
+            description=label, icon=icon, tooltip=tooltip, button_style=style,
+            layout=widgets.Layout(width="auto", min_width="96px"),
+        )
+        button.on_click(handler)
+        return button
+
+    # -- button handlers: dispatch only ----------------------------------------------------
+    def _on_step(self, _button: Any = None) -> None:
+        self.session.gate.step()
+
+    def _on_continue(self, _button: Any = None) -> None:
+        self.session.gate.resume()
+
+    def _on_pause(self, _button: Any = None) -> None:
+        self.session.gate.pause()
+
+    def _on_stop(self, _button: Any = None) -> None:
+        if self.session.task is not None:
+            self.session.task.cancel()
+
+    def _on_edit(self, _button: Any = None) -> None:
+        step_id = self.edit_target.value
+        if step_id is None:
+            self._say("Nothing is pending: there is no input to edit.", error=True)
+            return
+        try:
+            value = eval(self.edit_text.value, self.namespace)  # the user's own expression
+        except Exception as error:
+            self._say(f"Could not evaluate the input: {type(error).__name__}: {error}", error=True)
+            return
+        try:
+            self.session.edit_input(step_id, value)
+        except Exception as error:
+            self._say(str(error), error=True)
+            return
+        self._say(f"Step {step_id} will receive {short_repr(value)}")
+
+    # -- display ---------------------------------------------------------------------------
+    def _say(self, text: str, *, error: bool = False) -> None:
+        colour = "#b42318" if error else "#1f6f43"
+        self.message.value = f'<span style="color:{colour}">{html.escape(text)}</span>'
+
+    def _refresh(self) -> None:
+        session, gate = self.session, self.session.gate
+        over = session.done or gate.run_over
+        self.status.value = f"<b>{html.escape(self._short_status())}</b>"
+        for button in (self.step_button, self.continue_button, self.pause_button, self.stop_button):
+            button.disabled = over
+        waiting = gate.waiting
+        node = waiting.event_id if waiting is not None else None
+        if node != self._paused_node:
+            if node is not None:
+                self.view.mark_node(node, "paused")
+            self._paused_node = node
+        pending = session.pending
+        self.pending_html.value = _pending_table(pending, waiting, self.view)
+        options = [(f"#{p.step_id} {self._label(p.event_id)}", p.step_id) for p in pending]
+        if [o[1] for o in self.edit_target.options] != [o[1] for o in options]:
+            chosen = self.edit_target.value
+            self.edit_target.options = options
+            ids = [o[1] for o in options]
+            self.edit_target.value = chosen if chosen in ids else (ids[0] if ids else None)
+        self.ctx_html.value = (
+            "<div class='nf-dbg-ctx'><b>Shared context</b> "
+            f"<code>{html.escape(short_repr(session.ctx))}</code></div>"
+        )
+
+    def _label(self, event_id: str) -> str:
+        return event_id.rsplit(".", 1)[-1]
+
+    def _short_status(self) -> str:
+        waiting = self.session.gate.waiting
+        if waiting is not None and not self.session.done:
+            why = self.session.gate.reason
+            why = "" if why in ("step", "start", "") else f" ({why.rsplit('.', 1)[-1]})"
+            return f"paused before {self._label(waiting.event_id)}{why}"
+        return self.session.status
+
+
+def describe_input(value: Any) -> str:
+    """A pending input in a few words: ``group 0: start=1`` for an EventInput, else a short repr."""
+    if isinstance(value, EventInput):
+        results = ", ".join(
+            f"{key.rsplit('.', 1)[-1]}={short_repr(result)}" for key, result in value.results.items()
+        )
+        how = "" if value.behavior is ReturnBehavior.DISPATCH else f" ({value.behavior.value})"
+        return f"group {value.group_name}{how}: {results}"
+    return short_repr(value)
+
+
+def _pending_table(pending: list[Any], waiting: Any, view: FlowView) -> str:
+    if not pending:
+        return "<div class='nf-dbg-pending'><i>No event is pending.</i></div>"
+    rows = []
+    for p in pending:
+        held = waiting is not None and p.step_id == waiting.step_id
+        marker = "&#9654; next" if held else ""
+        row_style = ' style="background:#fff4ce"' if held else ""
+        cell = "style='padding:2px 10px 2px 0;text-align:left'"
+        rows.append(
+            f"<tr{row_style}><td {cell}>{marker}</td>"
+            f"<td {cell}>#{p.step_id}</td>"
+            f"<td {cell}><b>{html.escape(p.event_id.rsplit('.', 1)[-1])}</b></td>"
+            f"<td {cell}><code>{html.escape(describe_input(p.input))}</code></td></tr>"
+        )
+    head = "style='padding:2px 10px 2px 0;text-align:left;color:#52606d;font-weight:600'"
+    return (
+        "<div class='nf-dbg-pending'><b>Pending events</b> (released in this order)"
+        "<table style='border-collapse:collapse;font-size:12px;margin-top:4px'>"
+        f"<tr><th {head}></th><th {head}>step</th><th {head}>event</th><th {head}>input</th></tr>"
+        + "".join(rows)
+        + "</table></div>"
+    )
+
