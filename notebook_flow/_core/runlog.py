@@ -9,6 +9,7 @@ so nothing prints unless the application configures logging). The notebook view 
 from __future__ import annotations
 
 import logging
+import traceback
 from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Optional
@@ -19,16 +20,28 @@ from ..events import RunRecord
 logger = logging.getLogger("notebook_flow")
 
 
+_MAX_TRACEBACK = 4_000  # characters kept of one traceback: its end, where the error is
+
+
 @dataclass(frozen=True, slots=True)
 class LogEntry:
-    """One line of a run's log."""
+    """One line of a run's log.
+
+    A failure or retry keeps its traceback as text, not the exception: an exception holds its
+    frames and their locals (a whole LLM response, say), which a long-lived log must not.
+    """
 
     t: float  # seconds since the run started
     level: str  # "info", "warning" or "error"
     kind: str  # the kind of the record it describes
     event_id: Optional[str]
     message: str
-    error: Optional[BaseException] = None
+    traceback: Optional[str] = None
+
+
+def _traceback_text(error: BaseException) -> str:
+    text = "".join(traceback.format_exception(error))
+    return text if len(text) <= _MAX_TRACEBACK else "...\n" + text[-_MAX_TRACEBACK:]
 
 
 def _error_text(error: BaseException) -> str:
@@ -94,7 +107,8 @@ class RunLog:
         error = getattr(record, "error", None)
         self.entries.append(
             LogEntry(record.time - self._start, level, record.kind,
-                     getattr(record, "event_id", None), message, error)
+                     getattr(record, "event_id", None), message,
+                     None if error is None else _traceback_text(error))
         )
         self.total += 1
         self.counts[level] = self.counts.get(level, 0) + 1
