@@ -26,3 +26,20 @@ def assert_no_task_left():
 
 def kinds(trace, kind):
     return [r for r in trace.records if r.kind == kind]
+
+
+def run_expecting(error, flow, root, *args, **options):
+    """Run ``flow`` from ``root``; it must raise ``error``. Checks that the run left nothing
+    behind; returns the handle and the exception."""
+    import pytest
+
+    async def main():
+        handle = flow.run(root, *args, **options)
+        with pytest.raises(error) as info:
+            await handle
+        assert_no_task_left()
+        return handle, info.value
+
+    handle, raised = asyncio.run(main())
+    assert_trace_closed(handle.trace)
+    return handle, raised

@@ -200,7 +200,7 @@ CASES = {
         "must be a notebook_flow.Retry, got int 3", "retry=Retry\\(attempts=3\\)"),
     "timeout not a number": Case(
         "definition", lambda: fresh()[0].make_event(timeout="5s"), EventTypeError,
-        "must be a number of seconds", "None for no limit"),
+        "must be a number of seconds", "write e.g. timeout=5"),
     "timeout zero or negative": Case(
         "definition", listen_with(timeout=0), FlowDefinitionError,
         "must be > 0 seconds", "use None for no limit"),
@@ -209,7 +209,7 @@ CASES = {
         "total number of attempts", "attempts=1 means no retry"),
     "retry negative backoff": Case(
         "definition", lambda: Retry(backoff=-1), FlowDefinitionError,
-        "backoff=...\\) must be a finite number >= 0", "got -1"),
+        "backoff=...\\) must be a finite number >= 0, got -1", "e.g. Retry\\(attempts=3, backoff=0.5"),
     "retry shrinking multiplier": Case(
         "definition", lambda: Retry(multiplier=0.5), FlowDefinitionError,
         "multiplier=...\\) must be >= 1", "1 keeps the wait constant"),

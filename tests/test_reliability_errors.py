@@ -15,7 +15,7 @@ from notebook_flow import (
     StepTimeout,
     goto_events,
 )
-from reliability_checks import assert_no_task_left, assert_trace_closed, kinds
+from reliability_checks import assert_no_task_left, assert_trace_closed, kinds, run_expecting
 
 
 def diamond(bad_error=ValueError("bad input")):
@@ -161,11 +161,10 @@ def test_continue_keeps_the_first_failures_and_an_exact_count(monkeypatch):
     async def worker(event, ctx):
         raise RuntimeError("boom")
 
-    with pytest.raises(StepFailures) as info:
-        asyncio.run(flow.invoke_event(start, on_error="continue"))
-    assert info.value.count == 10 and len(info.value.failures) == 3
-    assert "10 steps of flow 'loop-fails' failed" in str(info.value)
-    assert "and 7 more" in str(info.value)
+    handle, group = run_expecting(StepFailures, flow, start, on_error="continue")
+    assert group.count == 10 and len(group.failures) == 3 and len(handle.failures) == 3
+    assert "10 steps of flow 'loop-fails' failed" in str(group) and "and 7 more" in str(group)
+    assert handle.trace.counts["step_failed"] == 10
 
 
 def test_continue_still_stops_for_cancellation_and_the_loop_guard():
@@ -175,15 +174,14 @@ def test_continue_still_stops_for_cancellation_and_the_loop_guard():
     async def tick(event, ctx):
         return goto_events([tick])
 
-    with pytest.raises(MaxStepsExceeded):
-        asyncio.run(flow.invoke_event(tick, on_error="continue"))
+    run_expecting(MaxStepsExceeded, flow, tick, on_error="continue")
 
     @flow.make_event
     async def cancels(event, ctx):
         raise asyncio.CancelledError()
 
-    with pytest.raises(asyncio.CancelledError):
-        asyncio.run(flow.invoke_event(cancels, on_error="continue"))
+    handle, _ = run_expecting(asyncio.CancelledError, flow, cancels, on_error="continue")
+    assert handle.status == "cancelled"
 
 
 def test_continue_counts_a_step_once_after_its_retries_and_timeouts():

@@ -86,7 +86,7 @@ def check_step_callable(obj: Any, *, role: str, arg_names: str) -> StepCallable:
         else:
             what = "a plain (sync) function"
         raise EventTypeError(
-            f"{role} {name!s} is {what}; a {role} must be `async def` "
+            f"{role} {name!s} is {what}; it must be `async def` "
             f"(a coroutine function, or an async generator to stream progress): "
             f"write `async def {getattr(call_target, '__name__', 'step')}{arg_names}:`"
         )

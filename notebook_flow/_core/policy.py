@@ -64,7 +64,8 @@ class Retry:
             value = getattr(self, name)
             if not _is_number(value) or not math.isfinite(value) or value < 0:
                 raise FlowDefinitionError(
-                    f"Retry({name}=...) must be a finite number >= 0, got {value!r}"
+                    f"Retry({name}=...) must be a finite number >= 0, got {value!r}; e.g. "
+                    f"Retry(attempts=3, backoff=0.5, multiplier=2, jitter=0.1)"
                 )
         if self.multiplier < 1:
             raise FlowDefinitionError(
@@ -134,7 +135,7 @@ def check_timeout(timeout: Any, what: str) -> Optional[float]:
     if not _is_number(timeout):
         raise EventTypeError(
             f"{what} timeout must be a number of seconds (or None for no limit), got "
-            f"{type(timeout).__name__} {timeout!r}"
+            f"{type(timeout).__name__} {timeout!r}; write e.g. timeout=5 or timeout=0.5"
         )
     if not (timeout > 0) or math.isnan(timeout):
         raise FlowDefinitionError(

@@ -8,7 +8,7 @@ from collections import deque
 from dataclasses import fields
 from typing import Any, Iterator
 
-from ..errors import FlowDefinitionError
+from ..errors import FlowDefinitionError, StepTimeout
 from ..events import STEP_END_KINDS, RUN_END_KINDS, RunRecord
 
 _short = reprlib.Repr()
@@ -27,7 +27,7 @@ class EventStats:
         self.ended: dict[str, int] = {}
         self.busy_time = 0.0
         self.retried = 0  # failed attempts that were run again
-        self.timeouts = 0  # attempts that ran out of time (retried or final)
+        self.timeouts = 0  # attempts that ran out of their time limit (retried or final)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -86,7 +86,7 @@ class Trace:
             stats = self.events[event_id]
             stats.ended[kind] = stats.ended.get(kind, 0) + 1
             stats.busy_time += record.duration  # type: ignore[attr-defined]
-            if kind == "step_failed" and isinstance(record.error, TimeoutError):  # type: ignore[attr-defined]
+            if kind == "step_failed" and isinstance(record.error, StepTimeout):  # type: ignore[attr-defined]
                 stats.timeouts += 1
                 self.timeouts += 1
         elif kind == "step_retried":
@@ -94,7 +94,7 @@ class Trace:
             if stats is not None:
                 stats.retried += 1
                 self.retried += 1
-                if isinstance(record.error, TimeoutError):  # type: ignore[attr-defined]
+                if isinstance(record.error, StepTimeout):  # type: ignore[attr-defined]
                     stats.timeouts += 1
                     self.timeouts += 1
         elif kind == "run_started":
