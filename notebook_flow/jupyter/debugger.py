@@ -209,9 +209,10 @@ class DebuggerView(widgets.VBox):
     def _short_status(self) -> str:
         waiting = self.session.gate.waiting
         if waiting is not None and not self.session.done:
-            why = self.session.gate.reason
-            why = "" if why in ("step", "start", "") else f" ({why.rsplit('.', 1)[-1]})"
-            return f"paused before {self._label(waiting.event_id)}{why}"
+            label = self._label(waiting.event_id)
+            why = self.session.gate.reason.replace(waiting.event_id, label)
+            why = "" if why in ("step", "start", "") else f" ({why})"
+            return f"paused before {label}{why}"
         return self.session.status
 
 
