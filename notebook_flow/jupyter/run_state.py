@@ -115,13 +115,14 @@ class RunState:
     structure_changed: bool = False
     log_total: int = 0
     log_sent: int = 0
+    log_gaps: bool = False  # a flush skipped lines that are still in the window
 
     def __post_init__(self) -> None:
         self.log: deque[RunRecord] = deque(maxlen=self.log_limit)
         self.intervals: deque[tuple[str, float, float, str]] = deque(maxlen=self.interval_limit)
         self.intervals_total = 0
         self._index_graph()
-        self._handlers = {
+        self.handlers = {
             "step_pending": self._pending,
             "step_started": self._started,
             "step_progress": self._progress,
@@ -132,7 +133,7 @@ class RunState:
             "run_cancelled": self._run_ended,
         }
         for kind in _END_STATE:
-            self._handlers[kind] = self._ended
+            self.handlers[kind] = self._ended
 
     # -- graph ------------------------------------------------------------------------------
     def _index_graph(self) -> None:
@@ -159,7 +160,7 @@ class RunState:
 
     # -- the subscriber ---------------------------------------------------------------------
     def __call__(self, record: RunRecord) -> None:
-        handler = self._handlers.get(record.kind)
+        handler = self.handlers.get(record.kind)
         if handler is not None:
             handler(record)
 
@@ -298,17 +299,27 @@ class RunState:
             for r in bars
         ]
 
-    def new_log_lines(self) -> list[LogLine]:
-        """Lines logged since the last call (at most ``log_limit``; older ones were dropped)."""
+    def new_log_lines(self, cap: Optional[int] = None) -> list[LogLine]:
+        """Lines logged since the last call: the newest ``cap`` of them (default ``log_limit``).
+
+        Lines skipped by the cap while they are still in the window set ``log_gaps``: a flood
+        of progress is sent as samples while it lasts, and whole (``all_log_lines``) at the end.
+        """
         fresh = min(self.log_total - self.log_sent, len(self.log))
         self.log_sent = self.log_total
         if fresh <= 0:
             return []
-        records = list(self.log)[-fresh:]
+        take = fresh if cap is None else min(fresh, cap)
+        if take < fresh:
+            self.log_gaps = True
+        log = self.log
+        records = [log[i] for i in range(len(log) - take, len(log))]
         return [self.format_line(r) for r in records]
 
     def all_log_lines(self) -> list[LogLine]:
+        """Every line in the window (and no gaps from now on)."""
         self.log_sent = self.log_total
+        self.log_gaps = False
         return [self.format_line(r) for r in self.log]
 
     def format_line(self, r: Any) -> LogLine:

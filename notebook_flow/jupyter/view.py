@@ -28,6 +28,8 @@ __all__ = ["FlowView", "view"]
 logger = logging.getLogger("notebook_flow")
 _STATIC = Path(__file__).parent / "static"
 _WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+#: Log lines sent per live update; a faster flood is sampled, then sent whole when the run ends.
+LIVE_LINES_PER_UPDATE = 100
 
 
 class FlowView(anywidget.AnyWidget):
@@ -154,12 +156,25 @@ class FlowView(anywidget.AnyWidget):
     def _subscriber(self, state: RunState) -> Any:
         coalescer = self._coalescer
         ends = RUN_END_KINDS
+        handlers = state.handlers
+        log_append = state.log.append
+        bars = state.bars
 
         def on_record(record: RunRecord) -> None:
-            state(record)
-            if record.kind in ends:
-                self._run_ended()
-            elif coalescer._handle is None:
+            kind = record.kind
+            if kind == "step_progress":  # the flood case, inlined: RunState._progress
+                log_append(record)
+                state.log_total += 1
+                if record.fraction is not None:  # type: ignore[attr-defined]
+                    bars[record.step_id] = record  # type: ignore[attr-defined]
+            else:
+                handler = handlers.get(kind)
+                if handler is not None:
+                    handler(record)
+                if kind in ends:
+                    self._run_ended()
+                    return
+            if coalescer._handle is None:
                 coalescer.poke()
 
         return on_record
@@ -192,9 +207,18 @@ class FlowView(anywidget.AnyWidget):
             self.edges_seen = sorted(ids.edges[k] for k in st.seen_edges if k in ids.edges)
             self.status = st.status_dict()
             self.bars = st.bar_list(ids.nodes)
-        lines = st.new_log_lines()
+        if st.ended and st.log_gaps:
+            self._send_log(reset=True)
+            return
+        lines = st.new_log_lines(None if st.ended else LIVE_LINES_PER_UPDATE)
         if lines:
             self.send({"type": "log", "lines": lines, "total": st.log_total, "run": st.run_id})
+
+    def _send_log(self, reset: bool) -> None:
+        st = self._state
+        if st is not None:
+            self.send({"type": "log", "reset": reset, "lines": st.all_log_lines(),
+                       "total": st.log_total, "run": st.run_id})
 
     def _run_ended(self) -> None:
         self._coalescer.flush_now()
@@ -278,9 +302,8 @@ class FlowView(anywidget.AnyWidget):
         try:
             kind = content.get("type") if isinstance(content, dict) else None
             st = self._state
-            if kind == "hello" and st is not None:
-                self.send({"type": "log", "reset": True, "lines": st.all_log_lines(),
-                           "total": st.log_total, "run": st.run_id})
+            if kind == "hello":
+                self._send_log(reset=True)
             elif kind == "details" and st is not None and self._layout is not None:
                 svg_id = str(content.get("node", ""))
                 node_id = self._layout.ids.node_of(svg_id)
