@@ -332,6 +332,9 @@ CASES = {
     "manager max_steps zero": Case(
         "definition", lambda: WorkflowManager(max_steps=0), FlowDefinitionError,
         "must be a positive int", "None to disable the guard"),
+    "a Flow's event as a handler": Case(
+        "definition", lambda: WorkflowManager().register("a", fresh()[1]), EventTypeError,
+        "is an event of a Flow, not a function", "pass its function \\(a.func_inst\\)"),
     "process a non-event": Case(
         "run start", process_with({"name": "go"}), EventTypeError,
         "takes a WorkflowEvent, got dict", "write WorkflowEvent\\(name=..., data=...\\)"),

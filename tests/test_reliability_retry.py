@@ -356,4 +356,5 @@ def test_a_slow_handler_times_out_with_an_error_event(kind, caplog):
     trace = wm.last_run.trace
     (failed,) = kinds(trace, "step_failed")
     assert isinstance(failed.error, StepTimeout) and trace.timeouts == 1
+    assert failed.error.event_id == "go" and "handler for event 'go'" in str(failed.error)
     assert_trace_closed(trace, "failed")

@@ -64,6 +64,11 @@ def check_step_callable(obj: Any, *, role: str, arg_names: str) -> StepCallable:
         role: "event function" or "handler", used in messages.
         arg_names: the positional parameters the step is called with, e.g. "(event, global_ctx)".
     """
+    if hasattr(obj, "func_inst") and hasattr(obj, "parent_groups"):  # an Event of a Flow
+        raise EventTypeError(
+            f"{obj!r} is an event of a Flow, not a function; as the {role}, pass its function "
+            f"({getattr(obj, 'name', 'event')}.func_inst) or a new `async def name{arg_names}:`"
+        )
     if not callable(obj):
         raise EventTypeError(
             f"expected an async function as the {role}, got {_describe(obj)}; "

@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import math
 import random
+import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional, Union
+from typing import TYPE_CHECKING, Any, AsyncGenerator, Awaitable, Callable, Optional, Union
 
 from ..errors import EventTypeError, FlowDefinitionError, StepTimeout
 
@@ -227,3 +228,38 @@ async def _within(
             timeout=seconds,
             attempt=attempt,
         ) from error
+
+
+async def within_budget(
+    source: AsyncGenerator[Any, None], seconds: float, event_id: str, attempt: int, what: str
+) -> AsyncGenerator[Any, None]:
+    """Yield ``source``'s items while the handler's own time stays under ``seconds``.
+
+    ``what`` names the step in the message ("handler for event 'x'").
+
+    The clock runs only while the handler works (inside ``__anext__``), never while the consumer
+    handles an event, so a slow ``async for`` body does not time the handler out. No timeout
+    scope is held across a ``yield``: it would cancel the consumer's code instead.
+    """
+    remaining = seconds
+    try:
+        while True:
+            began = time.perf_counter()
+            scope = asyncio.timeout(remaining)
+            try:
+                async with scope:
+                    item = await source.__anext__()
+            except StopAsyncIteration:
+                return
+            except TimeoutError as error:
+                if not scope.expired():
+                    raise
+                raise StepTimeout(
+                    f"{what} timed out after {seconds:g} s of its own time (attempt {attempt}); "
+                    f"give it a larger timeout=..., or make it faster",
+                    event_id=event_id, timeout=seconds, attempt=attempt,
+                ) from error
+            remaining -= time.perf_counter() - began
+            yield item
+    finally:
+        await source.aclose()

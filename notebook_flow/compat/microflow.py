@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from contextlib import aclosing
 from typing import Any, AsyncGenerator, AsyncIterator, Callable, Optional
 
-from ..errors import EventTypeError, FlowDefinitionError, MaxStepsExceeded, StepTimeout
+from ..errors import EventTypeError, FlowDefinitionError, MaxStepsExceeded
 from ..events import WorkflowEvent
 from .._core.callables import StepCallable, check_step_callable
 from .._core.feed import RunFeed
 from .._core.flow import DEFAULT_MAX_STEPS
 from .._core.interrupts import keep_awake_for_signals
-from .._core.policy import Retry, StepPolicy, make_policy
+from .._core.policy import Retry, StepPolicy, make_policy, within_budget
 from .._core.progress import current_step, progress_from_event
 
 EventHandler = Callable[[WorkflowEvent, Any], AsyncIterator[WorkflowEvent]]
@@ -284,7 +283,9 @@ class WorkflowManager:
                 return step.func(current, self.ctx)
             return _single(await step.func(current, self.ctx))
         source = step.func(current, self.ctx) if step.is_generator else _call(step, current, self.ctx)
-        return _within_budget(source, timeout, event_name, attempt)
+        return within_budget(
+            source, timeout, event_name, attempt, f"handler for event {event_name!r}"
+        )
 
 class _Failure:
     """Marks the end of a workflow by an exception in a handler."""
@@ -311,37 +312,3 @@ async def _call(step: StepCallable, current: WorkflowEvent, ctx: Any) -> AsyncGe
     value = await step.func(current, ctx)
     if value is not None:
         yield value
-
-
-async def _within_budget(
-    source: AsyncGenerator[Any, None], seconds: float, event_name: str, attempt: int
-) -> AsyncGenerator[Any, None]:
-    """Yield ``source``'s items while the handler's own time stays under ``seconds``.
-
-    The clock runs only while the handler works (inside ``__anext__``), never while the consumer
-    handles an event, so a slow ``async for`` body does not time the handler out. No timeout
-    scope is held across a ``yield``: it would cancel the consumer's code instead.
-    """
-    remaining = seconds
-    try:
-        while True:
-            began = time.perf_counter()
-            scope = asyncio.timeout(remaining)
-            try:
-                async with scope:
-                    item = await source.__anext__()
-            except StopAsyncIteration:
-                return
-            except TimeoutError as error:
-                if not scope.expired():
-                    raise
-                raise StepTimeout(
-                    f"handler for event {event_name!r} timed out after {seconds:g} s of its own "
-                    f"time (attempt {attempt}); give it a larger timeout=... in register(...), "
-                    f"or make it faster",
-                    event_id=event_name, timeout=seconds, attempt=attempt,
-                ) from error
-            remaining -= time.perf_counter() - began
-            yield item
-    finally:
-        await source.aclose()
