@@ -327,6 +327,15 @@ class Flow:
             timeout=timeout, on_timeout=on_timeout, on_error=on_error,
         )
 
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        """The flow's DAG as SVG when a notebook displays it (plus a text outline); never raises."""
+        try:
+            from ..viz import mimebundle  # lazy: `import notebook_flow` loads no display code
+
+            return mimebundle(self, include, exclude)
+        except Exception as error:
+            return {"text/plain": f"{self!r} (could not draw its graph: {error})"}
+
 
 def _same_callable(a: StepCallable, b: StepCallable) -> bool:
     if a.func is b.func:

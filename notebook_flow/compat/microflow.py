@@ -287,6 +287,16 @@ class WorkflowManager:
             source, timeout, event_name, attempt, f"handler for event {event_name!r}"
         )
 
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        """The workflow's graph as SVG when a notebook displays it (plus a text outline); never raises."""
+        try:
+            from ..viz import mimebundle  # lazy: `import notebook_flow` loads no display code
+
+            return mimebundle(self, include, exclude)
+        except Exception as error:
+            return {"text/plain": f"{self!r} (could not draw its graph: {error})"}
+
+
 class _Failure:
     """Marks the end of a workflow by an exception in a handler."""
 

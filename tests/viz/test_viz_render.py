@@ -149,3 +149,13 @@ def test_the_css_uses_the_same_state_colours_as_the_static_picture():
         rule = re.search(rf"g\.node\.nf-{state} > path[^{{]*\{{([^}}]*)\}}", css)
         assert rule, f"no CSS rule for state {state}"
         assert f"fill: {style.fill}" in rule.group(1) and f"stroke: {style.stroke}" in rule.group(1)
+
+
+def test_flows_and_managers_display_their_graph_and_never_raise(monkeypatch):
+    for source in (viz_examples.shapes, viz_examples.chain):
+        bundle = source._repr_mimebundle_()
+        assert bundle["image/svg+xml"].startswith("<svg") and 'id="ev_' in bundle["image/svg+xml"]
+    monkeypatch.setenv(RENDERER_ENV, "no-such-renderer")
+    for source in (viz_examples.shapes, viz_examples.chain):
+        bundle = source._repr_mimebundle_()
+        assert bundle.keys() == {"text/plain"} and "unknown renderer 'no-such-renderer'" in bundle["text/plain"]
