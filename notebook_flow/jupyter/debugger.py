@@ -41,6 +41,7 @@ def debug(
     breakpoints: Any = (),
     break_on_error: bool = False,
     namespace: Optional[dict[str, Any]] = None,
+    **run_options: Any,
 ) -> DebugSession:
     """Start a paused background run of ``target`` under the debugger, show it, return the session.
 
@@ -49,13 +50,18 @@ def debug(
     ``%flow step / continue / stop``, or with the session's methods from another cell.
     """
     if hasattr(target, "handlers"):
+        if run_options:
+            raise TypeError(
+                f"run options {sorted(run_options)} are for a Flow; a WorkflowManager's handlers "
+                "take their own retry/timeout in register(...)"
+            )
         session = DebugSession.for_manager(
             target, event, breakpoints=breakpoints, break_on_error=break_on_error
         )
     else:
         session = DebugSession.for_flow(
             target, event, event_input, global_ctx, breakpoints=breakpoints,
-            break_on_error=break_on_error,
+            break_on_error=break_on_error, **run_options,
         )
     session.task.add_done_callback(_retrieve)  # type: ignore[union-attr]
     set_current_session(session)

@@ -30,8 +30,10 @@ HELP = """Show, run and debug notebook_flow flows.
 
   %flow show FLOW                         draw FLOW's DAG (a Flow or a WorkflowManager)
   %flow run FLOW [EVENT] [--input EXPR] [--ctx EXPR] [--background] [--max-steps N]
+                 [--timeout SECONDS] [--on-error raise|continue]
                                           run with the live view; the results are the value
   %flow debug FLOW [EVENT] [--input EXPR] [--ctx EXPR] [--break EV,...] [--break-on-error]
+                   [--timeout SECONDS] [--on-error raise|continue]
                                           start a paused background run with the debugger
   %flow step | continue | pause | stop    drive the current debug session
   %flow break EV [--remove]               add (or remove) a breakpoint on an event
@@ -70,6 +72,8 @@ def _line_parser() -> _Parser:
         p.add_argument("event", nargs="?")
         p.add_argument("--input", dest="input_expr")
         p.add_argument("--ctx", dest="ctx_expr")
+        p.add_argument("--timeout", type=float)
+        p.add_argument("--on-error", choices=("raise", "continue"))
         if name == "run":
             p.add_argument("--background", action="store_true")
             p.add_argument("--max-steps", type=int)
@@ -218,6 +222,11 @@ class FlowMagics(Magics):
         if isinstance(source, WorkflowManager):
             if ctx is not None:
                 raise UsageError("%flow: --ctx is for a Flow; a WorkflowManager has its own ctx")
+            if _run_options(args):
+                raise UsageError(
+                    "%flow: --timeout and --on-error are for a Flow; give a WorkflowManager's "
+                    "handlers their own timeout with register(..., timeout=...)"
+                )
             view = FlowView(source)
             display(view)
             body = _consume(source, initial)
@@ -226,8 +235,13 @@ class FlowMagics(Magics):
                 task.add_done_callback(_retrieve)
                 return task
             return run_sync(body)
-        options = {} if args.max_steps is None else {"max_steps": args.max_steps}
-        handle = source.run(root, initial, ctx, **options)
+        options = _run_options(args)
+        if args.max_steps is not None:
+            options["max_steps"] = args.max_steps
+        try:
+            handle = source.run(root, initial, ctx, **options)
+        except FlowError as error:
+            raise UsageError(f"%flow run: {error}") from None
         display(FlowView(handle))
         if args.background:
             return start_background(handle)
@@ -246,7 +260,7 @@ class FlowMagics(Magics):
                 source, initial if isinstance(source, WorkflowManager) else root,
                 None if isinstance(source, WorkflowManager) else initial, ctx,
                 breakpoints=breaks, break_on_error=args.break_on_error,
-                namespace=self.shell.user_ns,
+                namespace=self.shell.user_ns, **_run_options(args),
             )
         except FlowError as error:
             raise UsageError(f"%flow debug: {error}") from None
@@ -331,6 +345,15 @@ class FlowMagics(Magics):
         task_box.append(task)
         task.add_done_callback(lambda t: (stop(), _report(t)))
         return None
+
+
+def _run_options(args: argparse.Namespace) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    if args.timeout is not None:
+        options["timeout"] = args.timeout
+    if args.on_error is not None:
+        options["on_error"] = args.on_error
+    return options
 
 
 def split_arguments(line: str) -> list[str]:

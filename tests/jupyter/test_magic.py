@@ -142,3 +142,56 @@ def test_trace_json(cells):
 
     data = json.loads(cells.stdout(22))
     assert data["status"] == "finished" and data["records"]
+
+
+@pytest.fixture(scope="module")
+def misuse():
+    """A fresh kernel: no run and no debug session yet."""
+    return run_cells(
+        "%load_ext notebook_flow\n" + SETUP.replace("%load_ext notebook_flow\n", ""),  # 0
+        "%flow step",  # 1
+        "%flow log",  # 2
+        "number = 3\n%flow run number",  # 3
+        "two = Flow('two')\n@two.make_event\nasync def a(e, c): pass\n@two.make_event\nasync def b(e, c): pass",  # 4
+        "%flow run two",  # 5
+        "%flow run chat nothere",  # 6
+        "%flow run chat --ctx {}",  # 7
+        "%%flow --break join\npass",  # 8
+        "%%flow\ndef broken(:\n    pass",  # 9
+        "%flow run flow --input 'unclosed",  # 10
+        "%flow run flow --max-steps 0",  # 11
+        "%flow run flow --timeout -1",  # 12
+        "%flow run flow --on-error sometimes",  # 13
+        "%flow debug flow --break nothere",  # 14
+        "%flow trace",  # 15
+        "%flow run flow --timeout 5 --on-error continue",  # 16 (valid)
+    )
+
+
+@pytest.mark.parametrize(
+    "index, words",
+    [
+        (1, "no debug session; start one with %flow debug FLOW"),
+        (2, "run a flow first"),
+        (3, "'number' is a int, not a Flow or WorkflowManager"),
+        (5, "has 2 root events; name the event to start from (one of: a, b)"),
+        (6, "has no handler for 'nothere'; events: ask"),
+        (7, "--ctx is for a Flow"),
+        (8, "--break needs --debug"),
+        (9, "the cell has a syntax error"),
+        (10, "quote is not closed"),
+        (11, "max_steps must be a positive int"),
+        (12, "timeout"),
+        (13, "invalid choice: 'sometimes'"),
+        (14, "'nothere' is not an event of 'demo'; known events: join, left, right, start"),
+        (15, "run a flow first"),
+    ],
+)
+def test_magic_misuse_is_one_line_usage_error(misuse, index, words):
+    text = misuse.stderr(index) + misuse.error(index)
+    assert "UsageError" in text and words in text, text
+    assert "Traceback" not in text
+
+
+def test_run_options_reach_the_run(misuse):
+    assert misuse.error(16) == "" and "'__main__.join': 5" in misuse.result(16)
