@@ -1,0 +1,50 @@
+"""A saved notebook keeps the picture: executed without widget state (JupyterLab's default),
+exported by nbconvert, each live view's output shows a static SVG of the run's final states."""
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from nbconvert import HTMLExporter
+
+pytestmark = pytest.mark.timeout(120)
+
+CELL = '''
+import asyncio
+from notebook_flow import Flow
+from notebook_flow.jupyter import view
+
+flow = Flow("saved")
+
+@flow.make_event
+async def fetch(event, ctx):
+    await asyncio.sleep(0.1)
+    return "data"
+
+@flow.listen_group([fetch])
+async def parse(event, ctx):
+    raise ValueError("bad data")
+
+view(flow)
+try:
+    await flow.invoke_event(fetch)
+except ValueError:
+    pass
+'''
+
+
+def test_saved_notebook_shows_the_final_states_in_nbconvert(tmp_path):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(CELL)])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    NotebookClient(nb, timeout=60, kernel_name="python3", store_widget_state=False).execute()
+    outputs = nb.cells[0].outputs
+    assert [o.output_type for o in outputs] == ["display_data"]  # shown once, then updated
+    data = outputs[0].data
+    assert "application/vnd.jupyter.widget-view+json" in data  # the live widget, while the kernel runs
+    svg = data["image/svg+xml"]
+    assert 'id="ev_fetch" class="node nf-done"' in svg and 'id="ev_parse" class="node nf-failed"' in svg
+    assert data["text/plain"].startswith("saved · run ") and "1 failure" in data["text/plain"]
+
+    nbformat.write(nb, tmp_path / "saved.ipynb")
+    html, _ = HTMLExporter().from_filename(str(tmp_path / "saved.ipynb"))
+    assert 'data-mime-type="image/svg+xml"' in html  # nbconvert shows the picture ...
+    assert "application/vnd.jupyter.widget-view+json" not in html  # ... not a dead widget
