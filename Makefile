@@ -8,8 +8,10 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO   ?= notebooks/01_quickstart.ipynb
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
+# The browser tests drive Debian's chromium (no `playwright install`, no download at test time).
+CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: setup test demo demo-headless bench clean
+.PHONY: setup browser-deps test demo demo-headless bench clean
 
 setup: $(STAMP)
 
@@ -20,8 +22,22 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-test: setup
-	$(BIN)/python -m pytest -q
+# Chromium for tests/browser: installed with apt-get when running as root, else a clear error.
+browser-deps:
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "make test: installing Debian's chromium for the browser tests (apt-get)"; \
+	    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+	  else \
+	    echo "make test: the browser tests need Chromium at $(CHROMIUM), which is missing." >&2; \
+	    echo "  Install it:  sudo apt-get install -y chromium" >&2; \
+	    echo "  or point at another build:  make test CHROMIUM=/path/to/chromium" >&2; \
+	    exit 1; \
+	  fi; \
+	fi
+
+test: setup browser-deps
+	NOTEBOOK_FLOW_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -q
 
 demo: setup
 	$(BIN)/jupyter lab $(ROOT_FLAG) $(DEMO)
