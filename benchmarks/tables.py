@@ -7,6 +7,7 @@ repeated fresh-process measurements of ``row.spec(column)``.
 
 from __future__ import annotations
 
+import importlib.util
 import statistics
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
@@ -54,9 +55,22 @@ class Row:
     def unfit(self, column: Column) -> Optional[str]:
         """Why this cell is not measured (outside the implementation's model, or unavailable)."""
         reason = shape_module(self.shape).UNFIT.get(column.impl)
+        if reason is None:
+            reason = peer_missing(column.impl)
         if reason is None and column.unavailable is not None:
             reason = column.unavailable()
         return reason
+
+
+_PEER_MODULES = {"drive_flow": "drive_flow", "microflow": "microflow"}
+
+
+def peer_missing(impl: str) -> Optional[str]:
+    """Why a peer library cannot be measured here (not installed), or None."""
+    module = _PEER_MODULES.get(impl)
+    if module is None or importlib.util.find_spec(module) is not None:
+        return None
+    return f"not installed: {module} (pip install 'notebook_flow[bench]')"
 
 
 @dataclass(frozen=True)
