@@ -7,27 +7,16 @@ only for what changed.
 
 from __future__ import annotations
 
-import reprlib
 import time
-import traceback
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from ..events import EventInput, ReturnBehavior, RunRecord, WorkflowEvent
+from ..events import EventInput, RunRecord, WorkflowEvent
 from ..viz import FlowGraph
+from .describe import LogLine, log_line, node_details, short_repr  # noqa: F401 (debugger.py)
 
-__all__ = ["RunState", "NodeDetail", "LogLine"]
-
-#: [seconds since the run started, event label, category, text, detail (traceback) or ""]
-LogLine = list[Any]
-
-_short = reprlib.Repr()
-_short.maxstring = 160
-_short.maxother = 160
-_short.maxlevel = 3
-_short.maxdict = 8
-_short.maxlist = 8
+__all__ = ["RunState", "NodeDetail"]
 
 _END_STATE = {
     "step_finished": "done",
@@ -36,34 +25,6 @@ _END_STATE = {
     "step_aborted": "aborted",
     "step_cancelled": "cancelled",
 }
-
-def short_repr(value: Any) -> str:
-    try:
-        return _short.repr(value)
-    except Exception as error:  # a broken __repr__ must not break the view
-        return f"<{type(value).__name__}: repr failed: {error}>"
-
-
-def format_error(error: BaseException, limit: int = 40) -> str:
-    lines = traceback.format_exception(type(error), error, error.__traceback__)
-    text = "".join(lines)
-    rows = text.splitlines()
-    if len(rows) > limit:
-        rows = rows[:4] + [f"  ... {len(rows) - limit} lines ..."] + rows[-(limit - 5):]
-    return "\n".join(rows)
-
-
-def describe_input(value: Any, labels: dict[str, str]) -> str:
-    """A short text for a step's input; an EventInput shows its group and results by label."""
-    if type(value) is not EventInput:
-        return short_repr(value)
-    results = ", ".join(f"{labels.get(k, k)}: {short_repr(v)}" for k, v in value.results.items())
-    if value.behavior is ReturnBehavior.GOTO:
-        return f"goto from {results}"
-    if value.behavior is ReturnBehavior.INPUT:
-        return f"user input {short_repr(value.results)}"
-    return f"group {value.group_name!r} fired with {{{results}}}"
-
 
 @dataclass(slots=True)
 class NodeDetail:
@@ -75,10 +36,10 @@ class NodeDetail:
     has_output: bool = False
     outcome: str = ""
     error: Optional[BaseException] = None
+    error_tb: Any = None  # the error's traceback when the step failed
     started: Optional[float] = None
     duration: Optional[float] = None
     busy: float = 0.0
-    last_progress: Optional[str] = None
 
 
 @dataclass
@@ -121,12 +82,14 @@ class RunState:
         self.log: deque[RunRecord] = deque(maxlen=self.log_limit)
         self.intervals: deque[tuple[str, float, float, str]] = deque(maxlen=self.interval_limit)
         self.intervals_total = 0
+        self.tracebacks: dict[int, Any] = {}  # step id -> its error's traceback at failure time
+        self.last_step_error: Optional[BaseException] = None
         self._index_graph()
         self.handlers = {
             "step_pending": self._pending,
             "step_started": self._started,
             "step_progress": self._progress,
-            "step_retried": self._log,
+            "step_retried": self._retried,
             "run_started": self._run_started,
             "run_finished": self._run_ended,
             "run_failed": self._run_ended,
@@ -149,7 +112,8 @@ class RunState:
                     e.target if e.kind == "member" else e.source, ""
                 )
                 slot = (listener, e.group)
-                self.group_edges[slot] = self.group_edges.get(slot, ()) + ((e.source, e.target, e.kind),)
+                key = (e.source, e.target, e.kind)
+                self.group_edges[slot] = self.group_edges.get(slot, ()) + (key,)
 
     def set_graph(self, graph: FlowGraph) -> None:
         self.graph = graph
@@ -199,6 +163,18 @@ class RunState:
             if edges:
                 self.seen_edges.update(edges)
 
+    def _keep_traceback(self, r: Any) -> Any:
+        """Remember where the step's error was when it failed: O(1), formatted only if shown."""
+        tb_head = r.error.__traceback__
+        self.tracebacks[r.step_id] = tb_head
+        if len(self.tracebacks) > self.log_limit:
+            self.tracebacks.pop(next(iter(self.tracebacks)))
+        return tb_head
+
+    def _retried(self, r: Any) -> None:
+        self._keep_traceback(r)
+        self._log(r)
+
     def _progress(self, r: Any) -> None:
         self.log.append(r)
         self.log_total += 1
@@ -235,6 +211,8 @@ class RunState:
         elif kind == "step_failed":
             self.failures += 1
             detail.error = r.error
+            detail.error_tb = self._keep_traceback(r)
+            self.last_step_error = r.error
         elif kind == "step_goto":
             detail.last_output = r.payload
             detail.has_output = True
@@ -269,7 +247,9 @@ class RunState:
     def elapsed(self, now: Optional[float] = None) -> float:
         if self.t_start is None:
             return 0.0
-        end = self.t_end if self.t_end is not None else (now if now is not None else time.perf_counter())
+        end = self.t_end
+        if end is None:
+            end = now if now is not None else time.perf_counter()
         return max(0.0, end - self.t_start)
 
     def status_dict(self) -> dict[str, Any]:
@@ -314,71 +294,14 @@ class RunState:
             self.log_gaps = True
         log = self.log
         records = [log[i] for i in range(len(log) - take, len(log))]
-        return [self.format_line(r) for r in records]
+        return [log_line(self, r) for r in records]
 
     def all_log_lines(self) -> list[LogLine]:
         """Every line in the window (and no gaps from now on)."""
         self.log_sent = self.log_total
         self.log_gaps = False
-        return [self.format_line(r) for r in self.log]
-
-    def format_line(self, r: Any) -> LogLine:
-        t = round(r.time - self.t_start, 3) if self.t_start is not None else 0.0
-        kind = r.kind
-        event = self.label(r.event_id) if hasattr(r, "event_id") else ""
-        if kind == "step_progress":
-            fraction = f" ({r.fraction:.0%})" if r.fraction is not None else ""
-            text = f"{r.step}: {r.description}{fraction}" if r.step else f"{r.description}{fraction}"
-            return [t, event, "progress", text, ""]
-        if kind == "step_finished":
-            return [t, event, "step", f"done in {r.duration:.3f} s -> {short_repr(r.result)}", ""]
-        if kind == "step_goto":
-            targets = ", ".join(self.label(x) for x in r.targets) or "nothing"
-            return [t, event, "step", f"goto {targets} after {r.duration:.3f} s", ""]
-        if kind == "step_aborted":
-            return [t, event, "step", f"aborted after {r.duration:.3f} s", ""]
-        if kind == "step_cancelled":
-            return [t, event, "step", f"cancelled after {r.duration:.3f} s", ""]
-        if kind == "step_failed":
-            err = r.error
-            return [t, event, "error", f"{type(err).__name__}: {err}", format_error(err)]
-        if kind == "step_retried":
-            err = r.error
-            text = f"attempt {r.attempt} failed ({type(err).__name__}: {err}); retrying in {r.delay:.3g} s"
-            return [t, event, "error", text, format_error(err)]
-        if kind == "run_started":
-            return [t, "", "run", f"run {r.run_id} of {r.flow_name!r} started at {self.label(r.root)}", ""]
-        if kind == "run_failed":
-            err = r.error
-            return [t, "", "error", f"run failed after {r.duration:.3f} s: {type(err).__name__}: {err}", format_error(err)]
-        reason = getattr(r, "reason", "")
-        why = f" ({reason})" if reason and reason != "cancelled" else ""
-        return [t, "", "run", f"{kind[len('run_'):]}{why} after {r.duration:.3f} s, {r.steps} steps", ""]
+        return [log_line(self, r) for r in self.log]
 
     def detail_dict(self, node_id: str) -> dict[str, Any]:
-        detail = self.details.get(node_id)
-        out: dict[str, Any] = {
-            "id": node_id,
-            "label": self.label(node_id),
-            "state": self.node_state.get(node_id, "idle"),
-            "runs": 0,
-        }
-        node = self.graph.node(node_id)
-        if node is not None and node.handlers:
-            out["handlers"] = list(node.handlers)
-        if detail is None:
-            return out
-        t0 = self.t_start or 0.0
-        out.update(
-            runs=detail.runs,
-            input=describe_input(detail.last_input, self.labels),
-            output=short_repr(detail.last_output) if detail.has_output else None,
-            outcome=detail.outcome,
-            started=None if detail.started is None else round(detail.started - t0, 3),
-            duration=None if detail.duration is None else round(detail.duration, 4),
-            busy=round(detail.busy, 4),
-        )
-        if detail.error is not None:
-            out["error"] = f"{type(detail.error).__name__}: {detail.error}"
-            out["traceback"] = format_error(detail.error)
-        return out
+        """What a click on ``node_id`` shows (see ``describe.node_details``)."""
+        return node_details(self, node_id)

@@ -105,3 +105,53 @@ def test_live_view_in_jupyterlab(lab, page):
     if os.environ.get("NOTEBOOK_FLOW_UPDATE_SCREENSHOTS") == "1":
         shutil.copyfile(ARTIFACTS / "live_view.png", SCREENSHOT)
     assert time.monotonic() - started < 120
+
+
+FAILING = '''
+import asyncio
+from notebook_flow import Flow
+from notebook_flow.jupyter import view
+
+broken = Flow("broken")
+
+@broken.make_event
+async def load(event, ctx):
+    await asyncio.sleep(0.3)
+    return {"path": "settings.toml"}
+
+@broken.listen_group([load])
+async def parse(event, ctx):
+    await asyncio.sleep(0.3)
+    raise ValueError("line 3 is not key = value")
+
+view(broken)
+try:
+    await broken.invoke_event(load)
+except ValueError:
+    pass
+'''
+
+
+def test_a_failure_shows_red_with_its_traceback(lab, page):
+    name = lab.write_notebook("failing_view.ipynb", FAILING)
+    open_notebook(page, lab, name)
+    run_cell(page, 0)
+    page.wait_for_selector(".nf-view g#ev_parse.nf-failed", timeout=30_000)
+    page.wait_for_selector(".nf-view .nf-badge.nf-run-failed", timeout=10_000)
+    assert "1 failure" in page.locator(".nf-view .nf-meta").inner_text()
+
+    error_row = page.locator(".nf-view .nf-log details.nf-cat-error").first
+    error_row.wait_for(timeout=10_000)
+    assert "ValueError: line 3 is not key = value" in error_row.inner_text()
+    error_row.locator("summary").click()  # the traceback opens under the line
+    assert 'raise ValueError("line 3 is not key = value")' in error_row.locator("pre.nf-tb").inner_text()
+
+    page.uncheck(".nf-view .nf-toggle-error input")  # hide errors: only the other lines remain
+    assert page.locator(".nf-view .nf-log .nf-cat-error:visible").count() == 0
+    page.check(".nf-view .nf-toggle-error input")
+
+    page.click(".nf-view g#ev_parse")
+    details = page.locator(".nf-view .nf-details")
+    details.locator(".nf-field-error").wait_for(timeout=10_000)
+    assert "ValueError: line 3 is not key = value" in details.inner_text()
+    page.locator(".jp-OutputArea-output").first.screenshot(path=str(ARTIFACTS / "live_view_failed.png"))
