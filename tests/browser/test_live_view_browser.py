@@ -155,3 +155,34 @@ def test_a_failure_shows_red_with_its_traceback(lab, page):
     details.locator(".nf-field-error").wait_for(timeout=10_000)
     assert "ValueError: line 3 is not key = value" in details.inner_text()
     page.locator(".jp-OutputArea-output").first.screenshot(path=str(ARTIFACTS / "live_view_failed.png"))
+
+
+TEXT_ONLY = '''
+from notebook_flow import Flow, progress
+from notebook_flow.jupyter import view
+
+plain = Flow("plain")
+
+@plain.make_event
+async def first(event, ctx):
+    progress("first", "no Graphviz needed")
+    return 1
+
+@plain.listen_group([first])
+async def second(event, ctx):
+    return 2
+
+view(plain, renderer="text")  # what a machine without any Graphviz shows
+await plain.invoke_event(first)
+'''
+
+
+def test_without_graphviz_the_view_shows_a_text_outline(lab, page):
+    name = lab.write_notebook("text_view.ipynb", TEXT_ONLY)
+    open_notebook(page, lab, name)
+    run_cell(page, 0)
+    page.wait_for_selector(".nf-view .nf-badge.nf-run-finished", timeout=30_000)
+    outline = page.locator(".nf-view pre.nf-text-graph").inner_text()
+    assert outline.splitlines()[:3] == ["flow 'plain': 2 events", "  first", "      -> second"]
+    page.wait_for_selector(".nf-view .nf-log .nf-row:has-text('no Graphviz needed')", timeout=10_000)
+    assert "2 steps done" in page.locator(".nf-view .nf-meta").inner_text()
