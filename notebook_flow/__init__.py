@@ -11,6 +11,7 @@ from ._core.dynamic import abort_this, goto_events
 from ._core.event import Event, EventGroup
 from ._core.feed import RunFeed, observe_runs
 from ._core.flow import DEFAULT_MAX_STEPS, Flow
+from ._core.placement import StepCall, StepExecutor, ThreadExecutor
 from ._core.policy import Retry
 from ._core.progress import progress
 from ._core.run import RunHandle
@@ -29,6 +30,8 @@ from .errors import (
     StepFailures,
     StepTimeout,
     UnknownEventError,
+    UnpicklableError,
+    UnpicklableStep,
 )
 from .events import (
     EventInput,
@@ -44,6 +47,7 @@ from .events import (
     StepFinished,
     StepGoto,
     StepPending,
+    StepPlaced,
     StepProgress,
     StepRetried,
     StepStarted,
@@ -79,6 +83,10 @@ __all__ = [
     "DEFAULT_MAX_STEPS",
     # reliability
     "Retry",
+    # where steps run (notebook_flow.dask has DaskExecutor)
+    "StepExecutor",
+    "ThreadExecutor",
+    "StepCall",
     # microflow style
     "WorkflowEvent",
     "WorkflowManager",
@@ -97,6 +105,7 @@ __all__ = [
     "StepStarted",
     "StepProgress",
     "StepRetried",
+    "StepPlaced",
     "StepFinished",
     "StepFailed",
     "StepCancelled",
@@ -116,5 +125,7 @@ __all__ = [
     "RunTimeout",
     "StepFailures",
     "FailedStep",
+    "UnpicklableError",
+    "UnpicklableStep",
     "__version__",
 ]

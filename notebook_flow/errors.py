@@ -22,6 +22,8 @@ __all__ = [
     "RunTimeout",
     "FailedStep",
     "StepFailures",
+    "UnpicklableError",
+    "UnpicklableStep",
 ]
 
 
@@ -86,6 +88,30 @@ class RunTimeout(FlowError, TimeoutError):
         self.timeout = timeout
         self.running = tuple(running)
         self.results = results
+
+
+class UnpicklableError(FlowError, TypeError):
+    """A value a step needs cannot be pickled, so it cannot be sent to another process.
+
+    Raised when a step runs on an executor in another process (a Dask worker): the step's
+    function, its input, the run's ``global_ctx`` and its result travel pickled. A step whose
+    input or result cannot travel fails with this error.
+
+    Attributes:
+        event_id: the step.
+        what: which part could not be sent ("the function", "the input", "global_ctx", ...).
+        value_type: the type name of the value that could not be pickled.
+    """
+
+    def __init__(self, message: str, *, event_id: str, what: str, value_type: str) -> None:
+        super().__init__(message)
+        self.event_id = event_id
+        self.what = what
+        self.value_type = value_type
+
+
+class UnpicklableStep(UnpicklableError, FlowDefinitionError):
+    """A step bound to an executor in another process cannot be pickled (found before the run)."""
 
 
 @dataclass(frozen=True, slots=True)

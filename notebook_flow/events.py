@@ -20,6 +20,7 @@ __all__ = [
     "StepStarted",
     "StepProgress",
     "StepRetried",
+    "StepPlaced",
     "StepFinished",
     "StepFailed",
     "StepCancelled",
@@ -157,6 +158,25 @@ class StepRetried(RunRecord):
     attempt: int  # the attempt that failed, 1 for the first
     error: BaseException
     delay: float
+
+
+@dataclass(slots=True)
+class StepPlaced(RunRecord):
+    """An attempt of a started step runs on a worker of an executor in another process.
+
+    Published when the worker starts it (or, at the latest, with its result). Steps on the event
+    loop or the engine's thread pool have none. ``worker`` is the worker's address,
+    ``worker_name`` its short name (Dask's ``Worker.name``), ``dashboard`` a link to the
+    executor's own dashboard ("" if it has none).
+    """
+
+    kind: ClassVar[str] = "step_placed"
+    step_id: int
+    event_id: str
+    executor: str
+    worker: str
+    worker_name: str = ""
+    dashboard: str = ""
 
 
 @dataclass(slots=True)

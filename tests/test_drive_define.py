@@ -35,7 +35,7 @@ def test_default_drive_is_a_module_level_engine():
     "bad, words",
     [
         (lambda e, c: None, "lambda"),
-        (print, "plain"),
+        (print, "builtin"),
         (42, "expected an async function"),
     ],
 )
@@ -45,15 +45,20 @@ def test_non_async_callables_are_refused(flow, bad, words):
     assert isinstance(info.value, TypeError)
 
 
-def test_sync_function_and_generator_refused_with_fix(flow):
+def test_plain_def_accepted_and_runs_in_a_thread_sync_generator_refused(flow):
+    import asyncio
+    import threading
+
     def sync(event, ctx):
-        return 1
+        return threading.current_thread().name
 
     def gen(event, ctx):
         yield 1
 
-    with pytest.raises(EventTypeError, match="async def sync"):
-        flow.make_event(sync)
+    event = flow.make_event(sync)
+    assert event.name == "sync" and not event.is_generator
+    result = asyncio.run(flow.invoke_event(event))
+    assert result[event.id].startswith("notebook_flow-step")
     with pytest.raises(EventTypeError, match="sync\\) generator"):
         flow.make_event(gen)
 

@@ -26,7 +26,8 @@ def test_every_public_object_is_exported():
 def test_import_loads_no_display_code():
     code = (
         "import sys, notebook_flow\n"
-        "bad = [m for m in ('IPython', 'ipywidgets', 'anywidget', 'graphviz', 'traitlets') "
+        "bad = [m for m in ('IPython', 'ipywidgets', 'anywidget', 'graphviz', 'traitlets', "
+        "'dask', 'distributed', 'cloudpickle') "
         "if m in sys.modules]\n"
         "print(','.join(bad))\n"
     )

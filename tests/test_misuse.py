@@ -167,17 +167,40 @@ async def _progress_outside():
     progress("x", "y")
 
 
+def two_executors():
+    from notebook_flow import ThreadExecutor
+
+    flow, a = fresh()
+    flow.listen_group([a], executor="thread")(flow.make_event(executor=ThreadExecutor())(two_args))
+
+
+def unpicklable_step_on_dask():
+    import threading
+
+    from notebook_flow.dask import DaskExecutor
+
+    lock = threading.Lock()
+
+    def locked(event, ctx):
+        with lock:
+            return 1
+
+    flow = Flow("d")
+    step = flow.make_event(executor=DaskExecutor())(locked)
+    flow.run(step)  # refused before any cluster starts
+
+
 CASES = {
     # -- defining events ---------------------------------------------------------------------
-    "sync function as event": Case(
-        "definition", lambda: fresh()[0].make_event(sync_function), EventTypeError,
-        "plain \\(sync\\) function", "async def sync_function\\(event, global_ctx\\)"),
     "sync generator as event": Case(
         "definition", lambda: fresh()[0].make_event(sync_generator), EventTypeError,
         "\\(sync\\) generator", "async def"),
     "lambda as event": Case(
         "definition", lambda: fresh()[0].make_event(lambda e, c: None), EventTypeError,
-        "lambda", "async def"),
+        "is a lambda: a lambda has no name", "write `def name\\(event, global_ctx\\):`"),
+    "builtin as event": Case(
+        "definition", lambda: fresh()[0].make_event(print), EventTypeError,
+        "print is a builtin", "wrap it: `def name\\(event, global_ctx\\)"),
     "not callable as event": Case(
         "definition", lambda: fresh()[0].make_event(42), EventTypeError,
         "got int 42", "define it with `async def"),
@@ -222,6 +245,23 @@ CASES = {
     "one option given twice": Case(
         "definition", conflicting_timeouts, FlowDefinitionError,
         "already has timeout=2.0 and was given timeout=4", "give each option once"),
+    # -- executors ---------------------------------------------------------------------------
+    "executor named by an unknown string": Case(
+        "definition", lambda: fresh()[0].make_event(executor="dask"), EventTypeError,
+        "executor must be None .* got str 'dask'", "executor=DaskExecutor\\(\\)"),
+    "two executors for one event": Case(
+        "definition", two_executors, FlowDefinitionError,
+        "already has executor=ThreadExecutor", "give each option once"),
+    "ThreadExecutor with zero threads": Case(
+        "definition", lambda: __import__("notebook_flow").ThreadExecutor(0), FlowDefinitionError,
+        "number of threads >= 1", "None for Python's default"),
+    "run executor not an executor": Case(
+        "run start", lambda: run_of(*fresh(), executor=4)(), EventTypeError,
+        "run\\(...\\) executor must be None", "DaskExecutor"),
+    "unpicklable step bound to Dask": Case(
+        "run start", unpicklable_step_on_dask, FlowDefinitionError,
+        "closure variable `lock` is a _thread.lock, which cannot be pickled",
+        "Make it inside the step .* executor=\"local\""),
     # -- groups ------------------------------------------------------------------------------
     "invalid retrigger type": Case(
         "definition", listen_with(retrigger_type="ALL"),
@@ -377,7 +417,7 @@ def test_a_handler_yielding_a_non_event_ends_with_an_error_event_naming_both():
 def test_errors_at_definition_leave_the_flow_unchanged():
     flow, a = fresh()
     before = dict(flow.events)
-    for bad in (sync_function, one_arg, 42):
+    for bad in (sync_generator, one_arg, 42, lambda e, c: 1):
         with pytest.raises(EventTypeError):
             flow.make_event(bad)
     with pytest.raises(FlowDefinitionError):

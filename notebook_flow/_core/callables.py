@@ -3,8 +3,9 @@
 Both front-ends accept the same kinds of callables: ``async def`` functions (the value returned is
 the result) and ``async def`` generators (they stream progress; the last other value yielded is
 the result), plain or as bound methods or ``functools.partial`` objects, or objects whose
-``__call__`` is one of those. Anything else is refused here, at definition time, with a message
-that says what to write instead.
+``__call__`` is one of those. A drive-flow event may also be a plain ``def`` function (it runs in
+the engine's thread pool, or on its executor); a microflow handler may not. Anything else is
+refused here, at definition time, with a message that says what to write instead.
 """
 
 from __future__ import annotations
@@ -28,6 +29,12 @@ class StepCallable:
     qualname: str
     code: Optional[CodeType]
     owner: Any  # the instance of a bound method, else None
+    plain: bool = False  # a plain ``def`` (runs in a thread or on an executor, never on the loop)
+
+    @property
+    def kind(self) -> str:
+        """"function" (plain def), "coroutine" (async def) or "generator" (async generator)."""
+        return "generator" if self.is_generator else "function" if self.plain else "coroutine"
 
     @property
     def key(self) -> str:
@@ -56,13 +63,16 @@ def _describe(obj: Any) -> str:
     return f"{type(obj).__name__} {text}"
 
 
-def check_step_callable(obj: Any, *, role: str, arg_names: str) -> StepCallable:
+def check_step_callable(
+    obj: Any, *, role: str, arg_names: str, allow_plain: bool = False
+) -> StepCallable:
     """Check ``obj`` as a step of kind ``role`` taking ``arg_names``; raise EventTypeError if unfit.
 
     Args:
         obj: what the user passed.
         role: "event function" or "handler", used in messages.
         arg_names: the positional parameters the step is called with, e.g. "(event, global_ctx)".
+        allow_plain: accept a plain ``def`` function too (drive-flow events do; handlers don't).
     """
     if hasattr(obj, "func_inst") and hasattr(obj, "parent_groups"):  # an Event of a Flow
         raise EventTypeError(
@@ -83,7 +93,11 @@ def check_step_callable(obj: Any, *, role: str, arg_names: str) -> StepCallable:
     is_gen = inspect.isasyncgenfunction(call_target)
     is_coro = inspect.iscoroutinefunction(call_target)
     name = getattr(call_target, "__qualname__", None) or getattr(target, "__name__", repr(target))
-    if not (is_gen or is_coro):
+    plain = False
+    if not (is_gen or is_coro) and allow_plain:
+        _check_plain(call_target, role=role, name=name, arg_names=arg_names)
+        plain = True
+    elif not (is_gen or is_coro):
         if inspect.isgeneratorfunction(call_target):
             what = "a plain (sync) generator function"
         elif getattr(call_target, "__name__", "") == "<lambda>":
@@ -109,7 +123,29 @@ def check_step_callable(obj: Any, *, role: str, arg_names: str) -> StepCallable:
         qualname=qualname,
         code=getattr(call_target, "__code__", None),
         owner=owner,
+        plain=plain,
     )
+
+
+def _check_plain(call_target: Any, *, role: str, name: str, arg_names: str) -> None:
+    """A plain ``def`` is welcome; a sync generator, a lambda or a builtin is not."""
+    func_name = getattr(call_target, "__name__", "step")
+    if inspect.isgeneratorfunction(call_target):
+        raise EventTypeError(
+            f"{role} {name} is a plain (sync) generator function: a step streams progress as "
+            f"an `async def` generator; write `async def {func_name}{arg_names}:` and keep the "
+            f"`yield`s, or make it a plain function that returns its result"
+        )
+    if func_name == "<lambda>":
+        raise EventTypeError(
+            f"{role} {name} is a lambda: a lambda has no name, so a re-run notebook cell cannot "
+            f"tell which event it replaces; write `def name{arg_names}:` (or `async def`)"
+        )
+    if not inspect.isfunction(call_target):
+        raise EventTypeError(
+            f"{role} {name} is a builtin {type(call_target).__name__}, not a function taking "
+            f"{arg_names}; wrap it: `def name{arg_names}: return {func_name}(...)`"
+        )
 
 
 def _check_arity(obj: Any, *, role: str, name: str, arg_names: str) -> None:

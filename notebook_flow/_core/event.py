@@ -76,6 +76,18 @@ class Event:
             f"`await {self.name}.solo_run(event_input, global_ctx)`"
         )
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Sent to another process (a step on a Dask worker names it in goto_events) an event
+        # travels as a reference, its id and names, not its function and groups; the run maps
+        # it back to the registered event by id.
+        return (_event_reference, (self.id, self.repr_name, self._step.module, self._step.qualname))
+
+    def __copy__(self) -> "Event":
+        return self  # an event is a registry entry: a copy would be a stranger to its flow
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> "Event":
+        return self
+
     def debug_string(self, exclude_events: Optional[Iterable[str]] = None) -> str:
         """The tree of groups this event listens to, recursively; cycles end in ``<loop>``."""
         path = set(exclude_events or ()) | {self.id}
@@ -90,6 +102,25 @@ class Event:
                     result = item
             return result
         return await self.func_inst(event_input, global_ctx)
+
+
+def _event_reference(event_id: str, repr_name: str, module: str, qualname: str) -> Event:
+    """An event received from another process: it names the event, it cannot run it."""
+
+    def elsewhere(*_: Any) -> Any:
+        raise EventTypeError(
+            f"{repr_name} is a reference to an event of a flow in another process; it can be "
+            f"a goto_events target, but it runs only in the flow that registered it"
+        )
+
+    ref = Event.__new__(Event)
+    ref.id = event_id
+    ref.repr_name = repr_name
+    ref.parent_groups = {}
+    ref.meta = {"func_body": f"{module}.{qualname}"}
+    ref.policy = None
+    ref._set_callable(StepCallable(elsewhere, False, module, qualname, None, None))
+    return ref
 
 
 def is_progress(item: Any) -> bool:

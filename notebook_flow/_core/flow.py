@@ -9,6 +9,8 @@ from ..errors import EventTypeError, FlowDefinitionError, UnknownEventError
 from .callables import StepCallable, check_step_callable
 from .event import RETRIGGER_TYPES, Event, EventGroup
 from .feed import RunFeed
+from .placed_run import PlacedRun, check_sendable
+from .placement import LOCAL, bind, check_executor, executor_of
 from .policy import Retry, check_timeout, make_policy, merge_policy
 from .run import ON_TIMEOUT, RunHandle
 from .scheduler import ON_ERROR, DriveScheduler
@@ -48,6 +50,7 @@ class Flow:
         self._events: dict[str, Event] = {}
         self._by_key: dict[str, list[Event]] = {}
         self._index: Optional[dict[str, tuple[Listener, ...]]] = None
+        self._remote: set[str] = set()  # events bound to an executor in another process
 
     def __repr__(self) -> str:
         return f"<Flow {self.name!r}: {len(self._events)} events>"
@@ -64,8 +67,13 @@ class Flow:
         *,
         retry: Optional[Retry] = None,
         timeout: Optional[float] = None,
+        executor: Any = None,
     ) -> Any:
-        """Register an async function (or async generator) as an event; usable as a decorator.
+        """Register a function as an event; usable as a decorator.
+
+        The function is ``async def`` (runs on the event loop), an ``async def`` generator
+        (streams progress), or a plain ``def`` (runs in the engine's thread pool, so CPU-bound or
+        blocking work does not hold the loop).
 
         Used bare (``@flow.make_event``) it returns the event; with options
         (``@flow.make_event(retry=Retry(attempts=3), timeout=5)``) it returns the decorator.
@@ -75,8 +83,11 @@ class Flow:
         Args:
             retry: run the event again when it raises (see :class:`Retry`).
             timeout: seconds one attempt may take; then it fails with ``StepTimeout``.
+            executor: where the event runs: None (the default place), "thread" (the engine's
+                thread pool), "local" (the default place even when the run has an executor),
+                or an executor object such as ``notebook_flow.dask.DaskExecutor(...)``.
         """
-        policy = make_policy(retry, timeout, "make_event(...)")
+        policy = make_policy(retry, timeout, "make_event(...)", executor)
         if func is None:
             return lambda target: self._make(target, policy)
         return self._make(func, policy)
@@ -88,10 +99,16 @@ class Flow:
             func = self._event_for(func)
         if policy is not None:
             func.policy = merge_policy(func.policy, policy, f"event {func.repr_name}")
+        bind(func)
+        place = executor_of(func)
+        if place is not None and place.remote:
+            self._remote.add(func.id)
+        else:
+            self._remote.discard(func.id)
         return func
 
     def _event_for(self, func: EventFunction) -> Event:
-        step = check_step_callable(func, role="event function", arg_names=_ARGS)
+        step = check_step_callable(func, role="event function", arg_names=_ARGS, allow_plain=True)
         siblings = self._by_key.setdefault(step.key, [])
         for event in siblings:
             if _same_callable(event._step, step):
@@ -127,6 +144,7 @@ class Flow:
         *,
         retry: Optional[Retry] = None,
         timeout: Optional[float] = None,
+        executor: Any = None,
     ) -> Callable[[Union[EventFunction, Event]], Event]:
         """Decorator: the decorated event runs when every event of ``group_markers`` has a result.
 
@@ -135,7 +153,7 @@ class Flow:
             group_name: the name the listener sees in ``event.group_name``; default "0", "1", ...
             retrigger_type: "all" fires again once every member has a new result; "any" fires
                 again on each member's new result.
-            retry, timeout: options of the decorated event, as in :meth:`make_event`.
+            retry, timeout, executor: options of the decorated event, as in :meth:`make_event`.
         """
         if retrigger_type not in RETRIGGER_TYPES:
             raise FlowDefinitionError(
@@ -147,7 +165,7 @@ class Flow:
                 f"{type(group_name).__name__} {group_name!r}"
             )
         members = self._check_markers(group_markers)
-        policy = make_policy(retry, timeout, "listen_group(...)")
+        policy = make_policy(retry, timeout, "listen_group(...)", executor)
 
         def decorator(func: Union[EventFunction, Event]) -> Event:
             event = self._make(func, policy)
@@ -221,6 +239,7 @@ class Flow:
             event.parent_groups.clear()
         self._events.clear()
         self._by_key.clear()
+        self._remote.clear()
         self._index = None
 
     def get_event_from_id(self, event_id: str) -> Optional[Event]:
@@ -254,6 +273,7 @@ class Flow:
         timeout: Optional[float] = None,
         on_timeout: str = "raise",
         on_error: str = "raise",
+        executor: Any = None,
     ) -> RunHandle:
         """Prepare a run starting at ``event``: await it, iterate its records, or ``start()`` it.
 
@@ -272,6 +292,10 @@ class Flow:
                 exception propagates. "continue": a failing step produces no result and its
                 listeners do not fire, every independent branch finishes, and then
                 ``StepFailures`` (an ``ExceptionGroup``) reports every failure, with ``.results``.
+            executor: where every step without an ``executor=`` of its own runs in this run,
+                e.g. ``DaskExecutor(...)`` (see :meth:`make_event`). Steps that go to another
+                process are pickled before the run starts: one that cannot be raises
+                ``UnpicklableStep`` and nothing runs.
         """
         if not isinstance(event, Event):
             raise EventTypeError(
@@ -295,11 +319,21 @@ class Flow:
         seconds = check_timeout(timeout, "the run's")
         _check_choice("on_timeout", on_timeout, ON_TIMEOUT)
         _check_choice("on_error", on_error, ON_ERROR)
+        place = check_executor(executor, "run(...)")
+        if place == LOCAL:
+            place = None
+        if place is not None or self._remote:
+            check_sendable(self, event, place)
         feed = RunFeed(self, self.name, event.id, trace=trace)
-        scheduler = DriveScheduler(
-            self, feed, event, event_input, global_ctx,
-            max_async_events=max_async_events, max_steps=steps, on_error=on_error,
+        options: dict[str, Any] = dict(
+            max_async_events=max_async_events, max_steps=steps, on_error=on_error
         )
+        if place is None:
+            scheduler = DriveScheduler(self, feed, event, event_input, global_ctx, **options)
+        else:
+            scheduler = PlacedRun(
+                self, feed, event, event_input, global_ctx, executor=place, **options
+            )
         return RunHandle(feed, scheduler.execute, timeout=seconds, on_timeout=on_timeout,
                          state=scheduler)
 
@@ -314,17 +348,18 @@ class Flow:
         timeout: Optional[float] = None,
         on_timeout: str = "raise",
         on_error: str = "raise",
+        executor: Any = None,
     ) -> dict[str, Any]:
         """Run the flow from ``event`` and return ``{event_id: last result}`` of every event.
 
         Events that ended with ``abort_this()`` or ``goto_events(...)`` have no entry (they
         produced no result). With ``on_error="raise"`` (default) the first exception of any event
         propagates unchanged after every other running event was cancelled; ``timeout``,
-        ``on_timeout`` and ``on_error`` are described in :meth:`run`.
+        ``on_timeout``, ``on_error`` and ``executor`` are described in :meth:`run`.
         """
         return await self.run(
             event, event_input, global_ctx, max_async_events, max_steps=max_steps,
-            timeout=timeout, on_timeout=on_timeout, on_error=on_error,
+            timeout=timeout, on_timeout=on_timeout, on_error=on_error, executor=executor,
         )
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:

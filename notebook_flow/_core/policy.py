@@ -1,4 +1,4 @@
-"""Per-step reliability: a retry policy and a time limit, checked when the step is defined.
+"""Per-step options: a retry policy, a time limit and an executor, checked when the step is defined.
 
 A step with no policy never comes here: the scheduler checks ``event.policy is None`` once and
 keeps its fast path. A step with a policy runs each attempt through :func:`run_with_policy`, which
@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, AsyncGenerator, Awaitable, Callable, Optional, Union
 
 from ..errors import EventTypeError, FlowDefinitionError, StepTimeout
+from .placement import check_executor
 
 if TYPE_CHECKING:
     from .feed import RunFeed
@@ -123,10 +124,16 @@ def _exception_types(on: Any) -> tuple[type[BaseException], ...]:
 
 @dataclass(frozen=True, slots=True)
 class StepPolicy:
-    """The reliability options of one step: its retry policy and its time limit per attempt."""
+    """The options of one step: its retry policy, its time limit per attempt, where it runs.
+
+    ``executor`` is None (the default place: the event loop, or the engine's thread pool for a
+    plain ``def``), ``LOCAL`` (the default place even when the run has an executor), or a
+    :class:`~notebook_flow.StepExecutor`.
+    """
 
     retry: Optional[Retry] = None
     timeout: Optional[float] = None
+    executor: Any = None
 
 
 def check_timeout(timeout: Any, what: str) -> Optional[float]:
@@ -145,8 +152,8 @@ def check_timeout(timeout: Any, what: str) -> Optional[float]:
     return float(timeout) if math.isfinite(timeout) else None
 
 
-def make_policy(retry: Any, timeout: Any, what: str) -> Optional[StepPolicy]:
-    """Check the keyword options of a step; None when it has neither (the fast path)."""
+def make_policy(retry: Any, timeout: Any, what: str, executor: Any = None) -> Optional[StepPolicy]:
+    """Check the keyword options of a step; None when it has none (the fast path)."""
     if retry is not None and not isinstance(retry, Retry):
         hint = f"retry=Retry(attempts={retry})" if _is_number(retry) else "retry=Retry(attempts=3)"
         raise EventTypeError(
@@ -154,9 +161,10 @@ def make_policy(retry: Any, timeout: Any, what: str) -> Optional[StepPolicy]:
             f"write {hint}"
         )
     seconds = check_timeout(timeout, what)
-    if retry is None and seconds is None:
+    place = check_executor(executor, what)
+    if retry is None and seconds is None and place is None:
         return None
-    return StepPolicy(retry, seconds)
+    return StepPolicy(retry, seconds, place)
 
 
 def merge_policy(
@@ -167,7 +175,7 @@ def merge_policy(
         return old
     if old is None:
         return new
-    for name in ("retry", "timeout"):
+    for name in ("retry", "timeout", "executor"):
         a, b = getattr(old, name), getattr(new, name)
         if a is not None and b is not None and a != b:
             raise FlowDefinitionError(
@@ -175,7 +183,10 @@ def merge_policy(
                 f"once (on make_event or on one listen_group). To change it, re-run the cell "
                 f"that defines the event with the new value"
             )
-    return StepPolicy(old.retry or new.retry, old.timeout or new.timeout)
+    return StepPolicy(
+        old.retry or new.retry, old.timeout or new.timeout,
+        old.executor if old.executor is not None else new.executor,
+    )
 
 
 async def run_with_policy(

@@ -71,6 +71,8 @@ _FORMATS: dict[str, Callable[[Any], tuple[str, str]]] = {
     "run_started": lambda r: ("info", f"run {r.run_id} of {r.flow_name!r} started at {r.root}"),
     "step_progress": _progress,
     "step_retried": _retried,
+    "step_placed": lambda r: ("info", f"{r.event_id}: runs on {r.executor} worker "
+                                      f"{r.worker_name or r.worker} ({r.worker})"),
     "step_failed": _failed,
     "step_cancelled": lambda r: ("warning", f"{r.event_id}: cancelled after {r.duration:.3g} s"),
     "step_aborted": lambda r: ("info", f"{r.event_id}: aborted (its listeners do not fire)"),

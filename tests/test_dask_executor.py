@@ -1,0 +1,369 @@
+"""Steps on a real Dask cluster: one LocalCluster of two worker processes on 127.0.0.1.
+
+The step functions are defined the way a notebook cell defines them (module ``__main__``, so
+cloudpickle sends them by value). Each test connects its own asynchronous client on its own
+event loop; an observer client looks at the scheduler to check that nothing was left there.
+"""
+
+import asyncio
+import threading
+import time
+import traceback
+
+import pytest
+
+distributed = pytest.importorskip("distributed")
+
+from notebook_flow import (  # noqa: E402
+    Flow,
+    FlowRunError,
+    Retry,
+    StepTimeout,
+    UnpicklableError,
+    UnpicklableStep,
+    goto_events,
+)
+from notebook_flow.dask import DaskExecutor  # noqa: E402
+from reliability_checks import assert_no_task_left, assert_trace_closed, kinds  # noqa: E402
+
+CELL = '''
+import os
+import time
+from notebook_flow import progress
+
+def primes_below(n):
+    sieve = bytearray([1]) * n
+    sieve[:2] = b"\\0\\0"
+    for i in range(2, int(n ** 0.5) + 1):
+        if sieve[i]:
+            sieve[i * i::i] = bytearray(len(range(i * i, n, i)))
+    return sum(sieve)
+
+def count_primes(event, ctx):
+    (limit,) = event.results.values()
+    progress("count", "sieving", 0.5)
+    total = 0
+    for _ in range(40):  # a little CPU work, so both workers get some
+        total = primes_below(limit)
+    progress("count", "done", 1.0)
+    return total
+
+def inner_failure(x):
+    raise ValueError(f"no primes below {x}")
+
+def failing(event, ctx):
+    inner_failure(event)
+
+def nap(event, ctx):
+    for _ in range(30):
+        time.sleep(0.05)
+    return "woke up"
+
+def flaky(event, ctx):
+    marker = event
+    if not os.path.exists(marker):
+        open(marker, "w").close()
+        raise ConnectionError("first attempt fails")
+    return os.getpid()
+
+def pid(event, ctx):
+    return os.getpid()
+
+def returns_generator(event, ctx):
+    return (i for i in range(3))
+
+async def go_remote(event, ctx):
+    return goto_events([TARGET], os.getpid())
+'''
+
+
+def cell():
+    """The functions of CELL, as a notebook cell would define them."""
+    namespace = {"__name__": "__main__"}
+    exec(CELL, namespace)
+    return namespace
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+        dashboard_address="127.0.0.1:0",
+    ) as local, distributed.Client(local, set_as_default=False) as observer:
+        yield local, observer
+
+
+@pytest.fixture
+def address(cluster):
+    return cluster[0].scheduler_address
+
+
+def scheduler_tasks(observer):
+    """Keys the scheduler still holds, and tasks any worker is still given."""
+    tasks = observer.run_on_scheduler(lambda dask_scheduler: sorted(map(str, dask_scheduler.tasks)))
+    processing = [k for keys in observer.processing().values() for k in keys]
+    return tasks, processing
+
+
+def assert_cluster_left_empty(observer):
+    """Released and cancelled keys leave the scheduler within moments; 20 s means a leak."""
+    deadline = time.monotonic() + 20
+    while scheduler_tasks(observer) != ([], []) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert scheduler_tasks(observer) == ([], [])
+
+
+def test_a_cpu_bound_fan_out_runs_on_both_workers(cluster, address):
+    local, observer = cluster
+    ns = cell()
+    flow = Flow("primes")
+    limits = [20_000 + 5_000 * i for i in range(6)]
+
+    async def main():
+        async with DaskExecutor(address) as dask:
+            @flow.make_event
+            async def start(event, ctx):
+                return event
+
+            parts = []
+            for i, limit in enumerate(limits):
+                async def bound(event, ctx, limit=limit):
+                    return limit
+
+                bound.__qualname__ = f"limit{i}"
+                source = flow.listen_group([start])(bound)
+                step = flow.listen_group([source], executor=dask)(_renamed(ns["count_primes"], f"count{i}"))
+                parts.append(step)
+
+            @flow.listen_group(parts)
+            async def total(event, ctx):
+                return sum(event.results.values())
+
+            handle = flow.run(start, "go")
+            results = await handle
+            link = dask.dashboard_link
+        assert_no_task_left()
+        return handle, results, parts, total, link
+
+    handle, results, parts, total, link = asyncio.run(main())
+    expected = [ns["primes_below"](n) for n in limits]
+    assert [results[p.id] for p in parts] == expected
+    assert results[total.id] == sum(expected)
+    trace = handle.trace
+    assert_trace_closed(trace, "finished")
+    placed = kinds(trace, "step_placed")
+    assert {r.event_id for r in placed} == {p.id for p in parts}
+    workers = set(local.scheduler_info["workers"])
+    assert {r.worker for r in placed} == workers and len(workers) == 2  # both did some
+    assert all(r.executor == "dask" and r.dashboard == link for r in placed)
+    for step in parts:  # progress from the worker arrived while the step was open
+        records = [r.kind for r in trace.records if getattr(r, "event_id", "") == step.id]
+        assert records.index("step_progress") < records.index("step_finished")
+        assert records.index("step_placed") < records.index("step_finished")
+    log = handle.feed.log.text()
+    assert "runs on dask worker" in log
+    assert_cluster_left_empty(observer)
+
+
+def test_a_failing_remote_step_raises_its_exception_with_the_workers_traceback(cluster, address):
+    ns = cell()
+    flow = Flow("fails")
+
+    async def main():
+        async with DaskExecutor(address) as dask:
+            step = flow.make_event(executor=dask)(ns["failing"])
+            handle = flow.run(step, 7)
+            with pytest.raises(ValueError) as info:
+                await handle
+        assert_no_task_left()
+        return handle, step, info.value
+
+    handle, step, error = asyncio.run(main())
+    assert str(error) == "no primes below 7" and type(error) is ValueError
+    text = "".join(traceback.format_exception(error))
+    assert "in inner_failure" in text and "in failing" in text  # the worker's own frames
+    assert "raised this on Dask worker" in text
+    trace = handle.trace
+    assert_trace_closed(trace, "failed")
+    (failed,) = kinds(trace, "step_failed")
+    assert failed.error is error
+    (placed,) = kinds(trace, "step_placed")
+    assert placed.event_id == step.id and placed.worker in text
+    assert "raised this on Dask worker" in handle.feed.log.entries[-1].traceback
+    assert_cluster_left_empty(cluster[1])
+
+
+def test_stopping_a_run_cancels_its_dask_futures(cluster, address):
+    ns = cell()
+    flow = Flow("stop")
+
+    async def main():
+        async with DaskExecutor(address) as dask:
+            @flow.make_event
+            async def start(event, ctx):
+                return 0
+
+            naps = [flow.listen_group([start], executor=dask)(_renamed(ns["nap"], f"nap{i}"))
+                    for i in range(2)]
+            handle = flow.run(start)
+            placed = asyncio.Event()
+            handle.subscribe(lambda r: r.kind == "step_placed"
+                             and len(kinds(handle.trace, "step_placed")) == 2 and placed.set())
+            handle.start()
+            await placed.wait()  # both naps run on a worker now
+            assert handle.cancel("Stop button")
+            with pytest.raises(asyncio.CancelledError):
+                await handle
+        assert_no_task_left()
+        return handle, naps
+
+    handle, naps = asyncio.run(main())
+    trace = handle.trace
+    assert_trace_closed(trace, "cancelled")
+    assert trace.counts["step_cancelled"] == 2
+    assert_cluster_left_empty(cluster[1])
+
+
+def test_retries_and_time_limits_on_a_remote_step(cluster, address, tmp_path):
+    ns = cell()
+    flow = Flow("policy")
+
+    async def main():
+        async with DaskExecutor(address) as dask:
+            flaky = flow.make_event(retry=Retry(attempts=2, backoff=0, on=(ConnectionError,)),
+                                    executor=dask)(ns["flaky"])
+            handle = flow.run(flaky, str(tmp_path / "first-attempt-done"))
+            results = await handle
+            slow = flow.make_event(timeout=0.3, executor=dask)(ns["nap"])
+            timed = flow.run(slow)
+            with pytest.raises(StepTimeout) as info:
+                await timed
+        assert_no_task_left()
+        return handle, results, flaky, timed, info.value
+
+    handle, results, flaky, timed, error = asyncio.run(main())
+    assert isinstance(results[flaky.id], int)  # a worker's pid
+    assert [r.attempt for r in kinds(handle.trace, "step_retried")] == [1]
+    assert isinstance(kinds(handle.trace, "step_retried")[0].error, ConnectionError)
+    assert len(kinds(handle.trace, "step_placed")) == 2  # one per attempt
+    assert error.timeout == 0.3 and timed.trace.timeouts == 1
+    assert_trace_closed(timed.trace, "failed")
+    assert_cluster_left_empty(cluster[1])  # the timed-out attempt's future was cancelled
+
+
+def test_a_step_that_cannot_be_pickled_is_refused_before_the_run_starts(cluster, address):
+    lock = threading.Lock()
+
+    def locked(event, ctx):
+        with lock:
+            return event
+
+    flow = Flow("unpicklable")
+    dask = DaskExecutor(address)
+    step = flow.make_event(executor=dask)(locked)
+    with pytest.raises(UnpicklableStep) as info:
+        flow.run(step)
+    message = str(info.value)
+    assert f"step {step.id} cannot be sent to the Dask cluster" in message
+    assert "closure variable `lock` is a _thread.lock" in message
+    assert info.value.event_id == step.id and info.value.value_type == "lock"
+    assert dask.client is None  # refused before anything started
+
+    # Also when the run's executor sends it: the whole run on Dask.
+    flow2 = Flow("whole")
+    step2 = flow2.make_event(locked)
+    with pytest.raises(UnpicklableStep):
+        flow2.run(step2, executor=dask)
+
+
+def test_an_input_or_result_that_cannot_travel_fails_the_step_clearly(cluster, address):
+    ns = cell()
+    flow = Flow("payloads")
+
+    async def main():
+        async with DaskExecutor(address) as dask:
+            step = flow.make_event(executor=dask)(ns["pid"])
+            with pytest.raises(UnpicklableError) as sent:
+                await flow.invoke_event(step, {"rows": [1, 2], "lock": threading.Lock()})
+            back = flow.make_event(executor=dask)(ns["returns_generator"])
+            with pytest.raises(UnpicklableError) as returned:
+                await flow.invoke_event(back)
+        assert_no_task_left()
+        return step, back, sent.value, returned.value
+
+    step, back, sent, returned = asyncio.run(main())
+    assert sent.event_id == step.id and sent.what == "the input" and sent.value_type == "lock"
+    assert "the input -> ['lock'] is a _thread.lock" in str(sent)
+    assert returned.event_id == back.id and returned.what == "the result"
+    assert "generator" in str(returned)
+    assert_cluster_left_empty(cluster[1])
+
+
+def test_a_whole_run_on_dask_async_steps_gotos_and_a_local_step(cluster, address):
+    ns = cell()
+    flow = Flow("whole")
+
+    async def main():
+        async with DaskExecutor(address) as dask:
+            remote = flow.make_event(ns["go_remote"])
+            target = flow.make_event(ns["pid"])
+            ns["TARGET"] = target
+            ns["goto_events"] = goto_events
+
+            @flow.listen_group([target], executor="local")
+            async def here(event, ctx):
+                return "notebook"
+
+            handle = flow.run(remote, executor=dask)
+            results = await handle
+        assert_no_task_left()
+        return handle, results, remote, target, here
+
+    handle, results, remote, target, here = asyncio.run(main())
+    import os
+
+    assert results[target.id] != os.getpid() and results[here.id] == "notebook"
+    (goto,) = kinds(handle.trace, "step_goto")
+    assert goto.targets == (target.id,) and goto.payload != os.getpid()
+    assert {r.event_id for r in kinds(handle.trace, "step_placed")} == {remote.id, target.id}
+    assert_trace_closed(handle.trace, "finished")
+
+
+def test_the_embedded_default_starts_a_local_cluster_on_first_use():
+    ns = cell()
+    flow = Flow("embedded")
+
+    async def main():
+        dask = DaskExecutor(n_workers=1, processes=False)  # in-process: quick to start
+        assert dask.client is None and dask.dashboard_link is None
+        step = flow.make_event(executor=dask)(ns["pid"])
+        handle = flow.run(step)
+        await handle
+        link = dask.dashboard_link
+        scheduler = dask.cluster.scheduler_address
+        await dask.close()
+        assert dask.client is None and dask.cluster is None
+        return handle, link, scheduler
+
+    handle, link, scheduler = asyncio.run(main())
+    assert link.startswith("http://127.0.0.1:") and scheduler.startswith("tcp://127.0.0.1:")
+    (placed,) = kinds(handle.trace, "step_placed")
+    assert placed.dashboard == link
+
+
+def test_an_executor_belongs_to_the_loop_it_started_in(address):
+    async def main():
+        async with DaskExecutor(address) as dask:
+            # Another loop (here in a thread) cannot use this asynchronous client.
+            with pytest.raises(FlowRunError, match="started in another event loop; a Dask client"):
+                await asyncio.to_thread(asyncio.run, dask.start())
+
+    asyncio.run(main())
+
+
+def _renamed(func, name):
+    import types
+
+    copy = types.FunctionType(func.__code__, func.__globals__, name, func.__defaults__, func.__closure__)
+    copy.__qualname__ = name
+    return copy
