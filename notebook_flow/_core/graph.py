@@ -113,7 +113,8 @@ class FlowGraph:
                 if end not in node_ids:
                     node_ids.add(end)
                     nodes.append(GraphNode(end, end, terminal=self.style == "workflow"))
-            edges.append(GraphEdge(src, dst, kind, "goto" if kind == "goto" else "", False))  # type: ignore[arg-type]
+            label = "goto" if kind == "goto" else ""
+            edges.append(GraphEdge(src, dst, kind, label, declared=False))  # type: ignore[arg-type]
         if len(edges) == len(self.edges) and len(nodes) == len(self.nodes):
             return self
         return FlowGraph(self.style, self.name, tuple(nodes), self.joins, tuple(edges))
@@ -207,8 +208,9 @@ def _declared_gotos(event: Any, events: dict[str, Any]) -> list[str]:
     for chain in refs:
         target = _resolve(chain, namespace)
         target_id = getattr(target, "id", None)
-        if isinstance(target_id, str) and events.get(target_id) is target and target_id not in targets:
-            targets.append(target_id)
+        if isinstance(target_id, str) and events.get(target_id) is target:
+            if target_id not in targets:
+                targets.append(target_id)
     return targets
 
 
@@ -231,7 +233,9 @@ def _workflow_graph(manager: Any) -> FlowGraph:
                 if target not in order:
                     order.append(target)
     nodes = tuple(
-        GraphNode(name, name, tuple(_handler_name(h) for h in handled.get(name, ())), name not in handled)
+        GraphNode(
+            name, name, tuple(_handler_name(h) for h in handled.get(name, ())), name not in handled
+        )
         for name in order
     )
     return FlowGraph("workflow", manager.name, nodes, (), tuple(edges))

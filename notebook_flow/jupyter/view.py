@@ -15,7 +15,7 @@ from typing import Any, Optional
 import anywidget
 import traitlets
 
-from .. import RunFeed
+from .. import Flow, RunFeed
 from ..events import RUN_END_KINDS, RunRecord
 from ..viz import NODE_STATES, FlowGraph, Layout, framed_svg, layout, paint_svg
 from .coalesce import Coalescer
@@ -69,6 +69,8 @@ class FlowView(anywidget.AnyWidget):
         rankdir: str = "LR",
         interval: float = 0.05,
     ) -> None:
+        if target is not None:
+            _check_target(target)  # before the widget exists: no half-made view in the output
         super().__init__(log_limit=log_limit)
         self._renderer = renderer
         self._rankdir = rankdir
@@ -98,7 +100,7 @@ class FlowView(anywidget.AnyWidget):
             self.attach(feed)
             return self
         self._set_source(target)
-        self._state = RunState(self._layout.graph, log_limit=self.log_limit)  # type: ignore[union-attr]
+        self._state = self._new_state()
         follow(target, self)
         return self
 
@@ -107,7 +109,7 @@ class FlowView(anywidget.AnyWidget):
         feed: RunFeed = getattr(run, "feed", run)
         self.detach()
         self._set_source(feed.source)
-        state = self._state = RunState(self._layout.graph, log_limit=self.log_limit)  # type: ignore[union-attr]
+        state = self._state = self._new_state()
         if feed.started_at and feed.trace is not None:
             for record in list(feed.trace.records):
                 state(record)
@@ -126,11 +128,17 @@ class FlowView(anywidget.AnyWidget):
             self._coalescer.flush_now()
 
     def close(self) -> None:
-        self.detach()
-        self._coalescer.cancel()
-        if self._source is not None:
-            unfollow(self._source, self)
+        """Stop following and listening, and close the widget (its outputs go blank)."""
+        if hasattr(self, "_coalescer"):  # not when __init__ refused the target
+            self.detach()
+            self._coalescer.cancel()
+            if self._source is not None:
+                unfollow(self._source, self)
         super().close()
+
+    def _new_state(self) -> RunState:
+        assert self._layout is not None  # drawn by _set_source
+        return RunState(self._layout.graph, log_limit=self.log_limit)
 
     def _set_source(self, source: Any) -> None:
         if source is not self._source:
@@ -311,6 +319,17 @@ class FlowView(anywidget.AnyWidget):
                     self.send({"type": "details", "node": svg_id, "data": st.detail_dict(node_id)})
         except Exception:
             logger.warning("live view: could not answer %r", content, exc_info=True)
+
+
+def _check_target(target: Any) -> None:
+    if isinstance(getattr(target, "feed", target), RunFeed) or isinstance(target, Flow):
+        return
+    if isinstance(getattr(target, "handlers", None), dict) and hasattr(target, "register"):
+        return  # a WorkflowManager
+    raise TypeError(
+        f"a live view shows a Flow, a WorkflowManager or a run (RunHandle), got "
+        f"{type(target).__name__} {target!r:.60}; pass the flow, or flow.run(...)"
+    )
 
 
 def view(target: Any, **options: Any) -> FlowView:

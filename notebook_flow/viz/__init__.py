@@ -12,7 +12,14 @@ from .bundle import mimebundle
 from .dot import SvgIds, svg_ids, to_dot
 from .layout import Layout, layout
 from .paint import framed_svg, paint_svg
-from .render import RENDERER_ENV, RENDERERS, RendererError, choose_renderer, render_svg, renderer_path
+from .render import (
+    RENDERER_ENV,
+    RENDERERS,
+    RendererError,
+    choose_renderer,
+    render_svg,
+    renderer_path,
+)
 from .theme import NODE_STATES, STATE_STYLES, StateStyle
 
 __all__ = [

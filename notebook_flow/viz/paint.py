@@ -31,7 +31,8 @@ def shape_box(body: str) -> Optional[tuple[float, float, float, float]]:
         vals = {k: float(v) for k, v in re.findall(r'\b(cx|cy|rx|ry)="(-?[\d.]+)"', tag)}
         if len(vals) < 4:
             return None
-        return vals["cx"] - vals["rx"], vals["cy"] - vals["ry"], vals["cx"] + vals["rx"], vals["cy"] + vals["ry"]
+        cx, cy, rx, ry = vals["cx"], vals["cy"], vals["rx"], vals["ry"]
+        return cx - rx, cy - ry, cx + rx, cy + ry
     coords = re.search(r'\b(?:d|points)="([^"]*)"', tag)
     numbers = [float(n) for n in _NUMBER.findall(coords.group(1))] if coords else []
     xs, ys = numbers[0::2], numbers[1::2]

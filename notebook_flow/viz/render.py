@@ -69,7 +69,11 @@ def choose_renderer(renderer: Optional[str] = None) -> str:
                 f"choose one of {', '.join(RENDERERS)}"
             )
         if forced != "text" and renderer_path(forced) is None:
-            hint = "pip install graphviz-pure" if forced == "pure" else "install Graphviz (apt-get install graphviz)"
+            hint = (
+                "pip install graphviz-pure"
+                if forced == "pure"
+                else "install Graphviz (apt-get install graphviz)"
+            )
             raise RendererError(
                 f"renderer {forced!r} was asked for but its program is not installed: {hint}, "
                 f"or unset {RENDERER_ENV} to pick whatever is available"

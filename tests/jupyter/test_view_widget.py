@@ -161,3 +161,8 @@ def test_timeline_of_a_run_handle_uses_its_trace(small):
 
 async def _await(handle):
     return await handle
+
+
+def test_a_view_of_something_else_says_what_it_takes():
+    with pytest.raises(TypeError, match="a Flow, a WorkflowManager or a run"):
+        FlowView(42)
