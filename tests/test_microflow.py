@@ -371,3 +371,18 @@ def test_consumer_stopping_early_closes_the_handler():
     asyncio.run(main())
     assert closed == [True]
     assert wm.last_run.trace.open_steps == {}
+
+
+def test_pipeline_steps_are_recorded_under_the_registered_event_name():
+    wm = WorkflowManager()
+
+    async def h1(event, ctx):
+        yield WE("mid")
+
+    async def h2(event, ctx):
+        yield WE("end")
+
+    wm.register("go", h1).register("go", h2)
+    collect(wm, WE("go"))
+    started = [(r.event_id, r.input.name) for r in wm.last_run.trace if r.kind == "step_started"]
+    assert started == [("go", "go"), ("go", "mid")]  # h2 is a step of "go", fed h1's output

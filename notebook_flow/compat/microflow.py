@@ -137,7 +137,8 @@ class WorkflowManager:
         try:
             yield initial_event
             while True:
-                handlers = self.handlers.get(current.name)
+                pass_name = current.name  # the name this pass's handlers are registered for
+                handlers = self.handlers.get(pass_name)
                 if not handlers:
                     self.logger.debug("No handlers for event: %s", current.name)
                     break
@@ -158,10 +159,10 @@ class WorkflowManager:
                 index = 0
                 while index < len(handlers):  # the live list: handlers added mid-pass run too
                     handler = handlers[index]
-                    step, policy = self._step_of(current.name, index, handler)
+                    step, policy = self._step_of(pass_name, index, handler)
                     index += 1
                     # Each handler is one step of the run.
-                    async with aclosing(self._run_handler(feed, step, policy, current)) as items:
+                    async with aclosing(self._run_handler(feed, step, policy, current, pass_name)) as items:
                         async for item in items:
                             if isinstance(item, _Failure):
                                 outcome = item.error
@@ -192,11 +193,10 @@ class WorkflowManager:
 
     async def _run_handler(
         self, feed: RunFeed, step: StepCallable, policy: Optional[StepPolicy],
-        current: WorkflowEvent,
+        current: WorkflowEvent, event_name: str,
     ) -> AsyncGenerator[Any, None]:
-        """One handler on ``current``: yields its events (and a _Failure if it breaks)."""
+        """One handler of ``event_name`` on ``current``: yields its events (and a _Failure)."""
         step_id = feed.new_step_id()
-        event_name = current.name
         feed.step_pending(step_id, event_name, current)
         if feed.gate is not None:  # the debugger: may pause here, or edit the event
             current = await feed.gate.admit(step_id, event_name, current)
