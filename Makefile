@@ -44,7 +44,7 @@ demo: setup
 
 demo-headless: setup
 	@mkdir -p notebooks/_output
-	$(BIN)/jupyter nbconvert --to notebook --execute --output-dir notebooks/_output $(DEMO)
+	$(BIN)/jupyter nbconvert --to notebook --execute --ExecutePreprocessor.store_widget_state=False --output-dir notebooks/_output $(DEMO)
 	$(BIN)/jupyter nbconvert --to html --output-dir notebooks/_output notebooks/_output/$(notdir $(DEMO))
 	@echo "Executed demo: $(abspath notebooks/_output/$(notdir $(DEMO)))"
 	@echo "Rendered HTML: $(abspath notebooks/_output/$(basename $(notdir $(DEMO))).html)"
