@@ -77,6 +77,13 @@ def format_value(value: Optional[float], metric: Metric) -> str:
     return f"{value:,.{metric.digits}f}"
 
 
+def _shown(value: Optional[float], metric: Metric) -> Optional[float]:
+    """``value``, or None when it shows as zero (a ratio to it would mean nothing)."""
+    if value is None or abs(value) < 0.5 * 10 ** -metric.digits:
+        return None
+    return value
+
+
 def _cell_text(cell: Cell, metric: Metric, notes: list[str]) -> str:
     if cell.wrong:
         return "**WRONG ANSWER**"
@@ -117,7 +124,7 @@ def table_markdown(result: TableResult) -> str:
         ratios = []
         for r in table.ratios:
             a, b = result.median(row.label, r.a), result.median(row.label, r.b)
-            value = ratio(r.kind, metric.better, a, b)
+            value = ratio(r.kind, metric.better, _shown(a, metric), _shown(b, metric))
             ratios.append("—" if value is None else f"{value:.2f}×")
         lines.append(f"| {row.label} ({metric.unit}) | " + " | ".join(cells + ratios) + " |")
     if notes:

@@ -70,12 +70,14 @@ class Measurements:
         self.samples.setdefault(spec, [])
 
     def _stopped_twin(self, spec: Spec) -> str | None:
-        """A memory measurement of a case whose timed run was already too slow is skipped too."""
+        """A case already too slow in one mode (time, rss, heap) is not tried in the others."""
         for other, why in self.stopped.items():
             if why.startswith("skipped") and (other.shape, other.impl, other.n) == (
                 spec.shape, spec.impl, spec.n
             ):
-                return why + " (in its timed run)" if other.mode != spec.mode else why
+                if other.mode != spec.mode:
+                    return f"{why} (in its {other.mode} measurement)"
+                return why
         return None
 
     def run(self, repeats: int, memory_repeats: int) -> None:

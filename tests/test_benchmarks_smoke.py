@@ -31,4 +31,5 @@ def test_tiny_benchmark_run_checks_every_answer(tmp_path):
                 # a figure, or a stated reason (outside that implementation's model, not built yet)
                 assert cell["median"] is not None or cell["note"], where
                 assert cell["median"] is not None or not cell["note"].startswith("error"), where
-            assert row["cells"]["notebook_flow" if table["key"] != "W6" else "trace on"]["median"]
+            ours = row["cells"]["notebook_flow" if table["key"] != "W6" else "trace on"]
+            assert ours["median"] is not None, f"{table['key']} {row['label']}: {ours['note']}"
