@@ -101,6 +101,9 @@ def log_line(state: "RunState", r: Any) -> LogLine:
         if kind == "step_retried":
             text = f"attempt {r.attempt} failed ({text}); retrying in {r.delay:.3g} s"
         return [t, event, "error", text, format_error(err, tb_head=state.tracebacks.get(r.step_id))]
+    if kind == "step_placed":
+        name = f"{r.worker_name} ({r.worker})" if r.worker_name else r.worker
+        return [t, event, "step", f"runs on {r.executor} worker {name}", ""]
     if kind == "run_started":
         text = f"run {r.run_id} of {r.flow_name!r} started at {state.label(r.root)}"
         return [t, "", "run", text, ""]
@@ -140,6 +143,8 @@ def node_details(state: "RunState", node_id: str) -> dict[str, Any]:
         duration=None if detail.duration is None else round(detail.duration, 4),
         busy=round(detail.busy, 4),
     )
+    if detail.worker:
+        out["worker"] = f"{detail.executor} worker {detail.worker}"
     if detail.error is not None:
         out["error"] = f"{type(detail.error).__name__}: {detail.error}"
         out["traceback"] = format_error(detail.error, tb_head=detail.error_tb)

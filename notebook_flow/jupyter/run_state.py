@@ -26,6 +26,14 @@ _END_STATE = {
     "step_cancelled": "cancelled",
 }
 
+def worker_badge(name: str, address: str) -> str:
+    """A worker's short label for a node badge: its name, else its port or host."""
+    if name and len(name) <= 12:
+        return f"w{name}" if name.isdigit() else name
+    host, _, port = address.rpartition("://")[2].rpartition(":")
+    return f":{port}" if host in ("127.0.0.1", "localhost") else (host or address)[:14]
+
+
 @dataclass(slots=True)
 class NodeDetail:
     """The latest facts about one node in this run (raw objects; formatted on request)."""
@@ -40,6 +48,8 @@ class NodeDetail:
     started: Optional[float] = None
     duration: Optional[float] = None
     busy: float = 0.0
+    worker: str = ""  # the remote worker its latest attempt ran on (a StepPlaced record)
+    executor: str = ""
 
 
 @dataclass
@@ -77,6 +87,9 @@ class RunState:
     log_total: int = 0
     log_sent: int = 0
     log_gaps: bool = False  # a flush skipped lines that are still in the window
+    workers: dict[str, str] = field(default_factory=dict)  # node -> short name of its worker
+    dashboard: str = ""  # the link to a remote executor's own dashboard, once a step went there
+    dashboard_of: str = ""  # that executor's name ("dask")
 
     def __post_init__(self) -> None:
         self.log: deque[RunRecord] = deque(maxlen=self.log_limit)
@@ -90,6 +103,7 @@ class RunState:
             "step_started": self._started,
             "step_progress": self._progress,
             "step_retried": self._retried,
+            "step_placed": self._placed,
             "run_started": self._run_started,
             "run_finished": self._run_ended,
             "run_failed": self._run_ended,
@@ -173,6 +187,18 @@ class RunState:
 
     def _retried(self, r: Any) -> None:
         self._keep_traceback(r)
+        self._log(r)
+
+    def _placed(self, r: Any) -> None:
+        detail = self.details.get(r.event_id)
+        if detail is None:
+            detail = self.details[r.event_id] = NodeDetail()
+        detail.worker = f"{r.worker_name} ({r.worker})" if r.worker_name else r.worker
+        detail.executor = r.executor
+        self.workers[r.event_id] = worker_badge(r.worker_name, r.worker)
+        if r.dashboard:
+            self.dashboard = r.dashboard
+            self.dashboard_of = r.executor
         self._log(r)
 
     def _progress(self, r: Any) -> None:
@@ -263,6 +289,8 @@ class RunState:
             "failures": self.failures,
             "running": sum(1 for n in self.running.values() if n > 0),
             "error": "" if self.error is None else f"{type(self.error).__name__}: {self.error}",
+            "dashboard": self.dashboard,
+            "dashboard_of": self.dashboard_of,
         }
 
     def bar_list(self, node_ids: dict[str, str], limit: int = 6) -> list[dict[str, Any]]:

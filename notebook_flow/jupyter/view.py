@@ -57,6 +57,7 @@ class FlowView(anywidget.AnyWidget):
     status = traitlets.Dict().tag(sync=True)
     bars = traitlets.List().tag(sync=True)
     timeline = traitlets.Unicode("").tag(sync=True)
+    workers = traitlets.Dict().tag(sync=True)  # node -> the remote worker that ran it last
     selected = traitlets.Unicode("").tag(sync=True)
     log_limit = traitlets.Int(500).tag(sync=True)
 
@@ -215,6 +216,7 @@ class FlowView(anywidget.AnyWidget):
             self.edges_seen = sorted(ids.edges[k] for k in st.seen_edges if k in ids.edges)
             self.status = st.status_dict()
             self.bars = st.bar_list(ids.nodes)
+            self.workers = {ids.nodes[n]: w for n, w in st.workers.items() if n in ids.nodes}
         if st.ended and st.log_gaps:
             self._send_log(reset=True)
             return

@@ -56,7 +56,12 @@ function render({ model, el: host }) {
   const title = el("span", "nf-title");
   const badge = el("span", "nf-badge");
   const meta = el("span", "nf-meta");
-  head.append(title, badge, meta);
+  // a link to the cluster's own dashboard (Dask's), once a step ran there; a link only
+  const dashboard = el("a", "nf-dashboard");
+  dashboard.target = "_blank";
+  dashboard.rel = "noopener noreferrer";
+  dashboard.hidden = true;
+  head.append(title, badge, meta, dashboard);
   const bars = el("div", "nf-bars");
 
   // -- graph
@@ -164,9 +169,36 @@ function render({ model, el: host }) {
     label.textContent = text;
   }
 
+  // the remote worker that ran a node last: a small pill under the node's bottom-left corner
+  function setWorker(g, name) {
+    let w = g.querySelector(":scope > g.nf-worker");
+    if (!name) {
+      if (w) w.remove();
+      return;
+    }
+    if (!w) {
+      const box = shapeBox(g);
+      if (!box) return;
+      w = svgEl("g", { class: "nf-worker" });
+      const pill = svgEl("rect", { x: (box[0] - 2).toFixed(2), y: (box[3] - 7).toFixed(2), height: 12, rx: 3 });
+      const label = svgEl("text", { y: (box[3] + 2).toFixed(2) });
+      w.append(pill, svgEl("title"), label);
+      w.dataset.left = String(box[0]);
+      g.appendChild(w);
+    }
+    const [pill, tip, label] = w.children;
+    const text = "⚙ " + name;
+    const width = 6 + 5.4 * text.length;
+    label.setAttribute("x", (parseFloat(w.dataset.left) + 3).toFixed(2));
+    label.textContent = text;
+    pill.setAttribute("width", width.toFixed(2));
+    tip.textContent = "ran on worker " + name;
+  }
+
   function applyStates() {
     const states = model.get("states") || {};
     const counts = model.get("counts") || {};
+    const workers = model.get("workers") || {};
     for (const [id, g] of nodeEls) {
       const state = states[id] || "idle";
       if (appliedStates[id] !== state) {
@@ -175,6 +207,7 @@ function render({ model, el: host }) {
         appliedStates[id] = state;
       }
       setBadge(g, counts[id] || 0);
+      setWorker(g, workers[id] || "");
     }
   }
 
@@ -188,6 +221,12 @@ function render({ model, el: host }) {
     const st = model.get("status") || {};
     const state = st.state || "waiting";
     title.textContent = st.flow || "";
+    dashboard.hidden = !st.dashboard;
+    if (st.dashboard) {
+      dashboard.href = st.dashboard;
+      dashboard.textContent = (st.dashboard_of ? st.dashboard_of[0].toUpperCase() + st.dashboard_of.slice(1) + " " : "") + "dashboard ↗";
+      dashboard.title = st.dashboard;
+    }
     badge.textContent = state;
     badge.className = "nf-badge nf-run-" + state;
     statusAt = performance.now();
@@ -331,6 +370,7 @@ function render({ model, el: host }) {
             (data.runs > 1 ? ", " + fmtSeconds(data.busy) + " in all" : ""),
         ),
       );
+      if (data.worker) rows.push(field("worker", data.worker));
       rows.push(field("input", data.input, "pre"));
       if (data.output !== null && data.output !== undefined) rows.push(field("output", data.output, "pre"));
       if (data.error) {
@@ -376,6 +416,7 @@ function render({ model, el: host }) {
     ["change:text_graph", drawGraph],
     ["change:states", onStates],
     ["change:counts", applyStates],
+    ["change:workers", applyStates],
     ["change:edges_seen", applyEdges],
     ["change:status", drawStatus],
     ["change:bars", drawBars],
