@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 import uuid
 from typing import Any, Callable, Optional
@@ -41,6 +42,8 @@ from .errors import EventTypeError, FlowDefinitionError, FlowRunError, Unpicklab
 from .events import ReturnBehavior
 
 __all__ = ["DaskExecutor"]
+
+logger = logging.getLogger("notebook_flow")
 
 #: Attribute the worker sets on an exception its step raised: ``(address, name)`` of the worker.
 _WORKER_MARK = "__notebook_flow_worker__"
@@ -219,7 +222,11 @@ class DaskExecutor(StepExecutor):
             address, name, result = await future
         except asyncio.CancelledError:
             # A Stop, a timeout or a failing sibling: the task leaves the cluster too.
-            await client.cancel([future], force=True)
+            try:
+                await client.cancel([future], force=True)
+            except Exception:  # the cluster is gone: nothing is left there to cancel
+                logger.warning("could not cancel Dask task %s of step %s", key, call.event_id,
+                               exc_info=True)
             raise
         except Exception as error:
             mark = getattr(error, _WORKER_MARK, None)

@@ -230,3 +230,20 @@ def _named(func, name):
     copy = types.FunctionType(func.__code__, func.__globals__, name, func.__defaults__, func.__closure__)
     copy.__qualname__ = name
     return copy
+
+
+def test_the_graph_reads_gotos_through_a_plain_def_steps_placement():
+    from notebook_flow._core.graph import FlowGraph
+
+    flow = Flow("graph")
+
+    @flow.make_event
+    def router(event, ctx):
+        return goto_events([target])
+
+    @flow.make_event
+    def target(event, ctx):
+        return 1
+
+    edges = [(e.source, e.target, e.kind) for e in FlowGraph.of(flow).edges]
+    assert edges == [(router.id, target.id, "goto")]
