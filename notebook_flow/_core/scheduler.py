@@ -222,7 +222,7 @@ class DriveScheduler:
                 result = await self._drain(event, event_input, step_id)
             else:
                 result = await event.func_inst(event_input, self.ctx)
-            self._complete(event, step_id, result, t0)
+            follow = self._conclude(event, step_id, result, t0)
         except asyncio.CancelledError:
             feed.step_cancelled(step_id, event.id, t0)
             self.cancelled_events.append(event.id)
@@ -239,6 +239,11 @@ class DriveScheduler:
             if inline:
                 raise
             raise _Interrupted(error) from None
+        else:
+            # The end record is out: what follows (queueing listeners or goto targets) runs
+            # outside the handlers above, so an interrupt landing here cannot end the step twice.
+            if follow is not None:
+                self._follow(event, follow)
         finally:
             current_step.reset(token)
 
@@ -258,16 +263,23 @@ class DriveScheduler:
                 result = item
         return result
 
-    def _complete(self, event: Event, step_id: int, result: Any, t0: float) -> None:
+    def _conclude(self, event: Event, step_id: int, result: Any, t0: float) -> Any:
+        """Check the result, store it, publish the step's end record; return what follows.
+
+        Returns None (nothing follows), a bool (dispatch to listeners; True on the event's first
+        result in this run) or a (targets, payload) tuple (goto).
+        """
         kind = type(result)
         if kind is SpecialReturn:
             behavior = result.behavior
             if behavior is _GOTO:
-                self._goto(event, step_id, result.returns, t0)
-                return
+                targets, payload = result.returns
+                self._check_goto(event, targets)
+                self.feed.step_goto(step_id, event.id, tuple(t.id for t in targets), payload, t0)
+                return (targets, payload)
             if behavior is _ABORT:
                 self.feed.step_aborted(step_id, event.id, t0)
-                return
+                return None
             if behavior is not _DISPATCH:
                 raise FlowRunError(
                     f"event {event.repr_name} returned a special return with behavior "
@@ -286,12 +298,19 @@ class DriveScheduler:
         first = event.id not in store
         store[event.id] = result
         self.feed.step_finished(step_id, event.id, result, t0)
-        listeners = self.flow._listeners_of(event.id)
-        if listeners:
-            self._dispatch(event.id, first, listeners)
+        return first
 
-    def _goto(self, event: Event, step_id: int, returns: Any, t0: float) -> None:
-        targets, payload = returns
+    def _follow(self, event: Event, follow: Any) -> None:
+        if follow.__class__ is bool:
+            listeners = self.flow._listeners_of(event.id)
+            if listeners:
+                self._dispatch(event.id, follow, listeners)
+            return
+        targets, payload = follow
+        for target in targets:
+            self.enqueue(target, EventInput("$goto", {event.id: payload}, _GOTO))
+
+    def _check_goto(self, event: Event, targets: Any) -> None:
         registry = self.flow._events
         for target in targets:
             if registry.get(target.id) is not target:
@@ -300,9 +319,6 @@ class DriveScheduler:
                     f"is not registered in flow {self.flow.name!r}; goto only events of this "
                     f"flow, or register it with {self.flow.name}.make_event(...)"
                 )
-        self.feed.step_goto(step_id, event.id, tuple(t.id for t in targets), payload, t0)
-        for target in targets:
-            self.enqueue(target, EventInput("$goto", {event.id: payload}, _GOTO))
 
     def _dispatch(
         self, event_id: str, first: bool, listeners: tuple[tuple[Event, Any, tuple[str, str]], ...]
