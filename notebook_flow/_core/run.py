@@ -112,6 +112,7 @@ class RunHandle:
         except BaseException as error:  # KeyboardInterrupt, SystemExit: stopped, not failed
             self.status = "cancelled"
             self.error = error
+            self._close_open_steps()
             self.feed.run_cancelled(type(error).__name__)
             raise
         finally:
@@ -124,6 +125,18 @@ class RunHandle:
             self.status = "finished"
             self.feed.run_finished()
         return result
+
+    def _close_open_steps(self) -> None:
+        """End, as cancelled, any step the trace saw start and not end.
+
+        A KeyboardInterrupt can land in any line, even between a step's start record and the
+        handler that would close it; this keeps the trace's promise of one end per started step.
+        """
+        trace = self.feed.trace
+        if trace is None:
+            return
+        for step_id, event_id in list(trace.open_steps.items()):
+            self.feed.step_cancelled(step_id, event_id, self.feed.started_at)
 
     async def _with_deadline(self) -> Any:
         scope = asyncio.timeout(self._timeout)
