@@ -49,5 +49,8 @@ demo-headless: setup
 	@echo "Executed demo: $(abspath notebooks/_output/$(notdir $(DEMO)))"
 	@echo "Rendered HTML: $(abspath notebooks/_output/$(basename $(notdir $(DEMO))).html)"
 
+bench: setup
+	$(BIN)/python -m benchmarks.run
+
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache notebooks/_output

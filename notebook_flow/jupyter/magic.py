@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import ast
 from typing import Any, Optional
 
 from IPython.core.error import UsageError
@@ -21,82 +20,12 @@ from .._core.gate import Gate
 from ..errors import FlowError
 from .debugger import DebuggerView, current_session, debug, set_current_session
 from .loop import allow_nested_runs, run_sync, start_background
+from .cell_runner import compile_cell
+from .magic_args import HELP, cell_parser, line_parser, run_options, split_arguments
 from .timeline import timeline
 from .view import FlowView
 
 __all__ = ["FlowMagics", "load_ipython_extension", "unload_ipython_extension"]
-
-HELP = """Show, run and debug notebook_flow flows.
-
-  %flow show FLOW                         draw FLOW's DAG (a Flow or a WorkflowManager)
-  %flow run FLOW [EVENT] [--input EXPR] [--ctx EXPR] [--background] [--max-steps N]
-                 [--timeout SECONDS] [--on-error raise|continue]
-                                          run with the live view; the results are the value
-  %flow debug FLOW [EVENT] [--input EXPR] [--ctx EXPR] [--break EV,...] [--break-on-error]
-                   [--timeout SECONDS] [--on-error raise|continue]
-                                          start a paused background run with the debugger
-  %flow step | continue | pause | stop    drive the current debug session
-  %flow break EV [--remove]               add (or remove) a breakpoint on an event
-  %flow log [--errors]                    progress and error lines of the last run
-  %flow trace [--json]                    the last run's timeline and counters (or its JSON)
-
-  %%flow [--debug] [--break EV,...]       run the cell; every run it starts gets a live view
-                                          (with --debug: the cell runs in the background and
-                                          each run starts paused under the debugger)
-
-FLOW is a name (or expression) in the notebook's namespace. EVENT is an event's name or id;
-for a Flow it defaults to its only root event, for a WorkflowManager it is the name of the
-first event (EXPR for --input then gives its data, or a whole WorkflowEvent). Inside %%flow,
-asyncio.run(...) works as in a script.
-"""
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports problems as one-line UsageErrors instead of exiting."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"%flow: {message} (see %flow?)")
-
-    def exit(self, status: int = 0, message: Optional[str] = None) -> None:  # type: ignore[override]
-        raise UsageError(message or HELP)
-
-
-def _line_parser() -> _Parser:
-    parser = _Parser(prog="%flow", add_help=False)
-    sub = parser.add_subparsers(dest="action", required=True, parser_class=_Parser)
-    show = sub.add_parser("show", add_help=False)
-    show.add_argument("flow")
-    for name in ("run", "debug"):
-        p = sub.add_parser(name, add_help=False)
-        p.add_argument("flow")
-        p.add_argument("event", nargs="?")
-        p.add_argument("--input", dest="input_expr")
-        p.add_argument("--ctx", dest="ctx_expr")
-        p.add_argument("--timeout", type=float)
-        p.add_argument("--on-error", choices=("raise", "continue"))
-        if name == "run":
-            p.add_argument("--background", action="store_true")
-            p.add_argument("--max-steps", type=int)
-        else:
-            p.add_argument("--break", dest="breaks", default="")
-            p.add_argument("--break-on-error", action="store_true")
-    for name in ("step", "continue", "pause", "stop"):
-        sub.add_parser(name, add_help=False)
-    brk = sub.add_parser("break", add_help=False)
-    brk.add_argument("event")
-    brk.add_argument("--remove", action="store_true")
-    log = sub.add_parser("log", add_help=False)
-    log.add_argument("--errors", action="store_true")
-    trace = sub.add_parser("trace", add_help=False)
-    trace.add_argument("--json", action="store_true")
-    return parser
-
-
-def _cell_parser() -> _Parser:
-    parser = _Parser(prog="%%flow", add_help=False)
-    parser.add_argument("--debug", action="store_true")
-    parser.add_argument("--break", dest="breaks", default="")
-    return parser
 
 
 @magics_class
@@ -123,7 +52,7 @@ class FlowMagics(Magics):
         if not words or words[0] in ("-h", "--help", "help"):
             print(HELP)
             return None
-        args = _line_parser().parse_args(words)
+        args = line_parser().parse_args(words)
         action = args.action
         if action == "show":
             display(self._source(args.flow))
@@ -222,7 +151,7 @@ class FlowMagics(Magics):
         if isinstance(source, WorkflowManager):
             if ctx is not None:
                 raise UsageError("%flow: --ctx is for a Flow; a WorkflowManager has its own ctx")
-            if _run_options(args):
+            if run_options(args):
                 raise UsageError(
                     "%flow: --timeout and --on-error are for a Flow; give a WorkflowManager's "
                     "handlers their own timeout with register(..., timeout=...)"
@@ -235,7 +164,7 @@ class FlowMagics(Magics):
                 task.add_done_callback(_retrieve)
                 return task
             return run_sync(body)
-        options = _run_options(args)
+        options = run_options(args)
         if args.max_steps is not None:
             options["max_steps"] = args.max_steps
         try:
@@ -260,7 +189,7 @@ class FlowMagics(Magics):
                 source, initial if isinstance(source, WorkflowManager) else root,
                 None if isinstance(source, WorkflowManager) else initial, ctx,
                 breakpoints=breaks, break_on_error=args.break_on_error,
-                namespace=self.shell.user_ns, **_run_options(args),
+                namespace=self.shell.user_ns, **run_options(args),
             )
         except FlowError as error:
             raise UsageError(f"%flow debug: {error}") from None
@@ -306,13 +235,13 @@ class FlowMagics(Magics):
 
     # -- cell magic ------------------------------------------------------------------------
     def _cell(self, line: str, cell: str) -> Any:
-        args = _cell_parser().parse_args(split_arguments(line))
+        args = cell_parser().parse_args(split_arguments(line))
         breaks = [b for b in args.breaks.split(",") if b]
         if breaks and not args.debug:
             raise UsageError("%%flow: --break needs --debug")
         code = self.shell.transform_cell(cell)
         try:
-            body = _compile_cell(code)
+            body = compile_cell(code)
         except SyntaxError as error:
             raise UsageError(f"%%flow: the cell has a syntax error: {error}") from None
         namespace = self.shell.user_ns
@@ -345,77 +274,6 @@ class FlowMagics(Magics):
         task_box.append(task)
         task.add_done_callback(lambda t: (stop(), _report(t)))
         return None
-
-
-def _run_options(args: argparse.Namespace) -> dict[str, Any]:
-    options: dict[str, Any] = {}
-    if args.timeout is not None:
-        options["timeout"] = args.timeout
-    if args.on_error is not None:
-        options["on_error"] = args.on_error
-    return options
-
-
-def split_arguments(line: str) -> list[str]:
-    """Split a magic's line on spaces that are outside brackets and quotes.
-
-    Arguments are Python-ish: ``--input {'who': 'Ada'}`` stays one token, and quotes are kept,
-    because --input and --ctx are evaluated as Python expressions.
-    """
-    words: list[str] = []
-    current: list[str] = []
-    depth = 0
-    quote = ""
-    escaped = False
-    for char in line:
-        if quote:
-            current.append(char)
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == quote:
-                quote = ""
-            continue
-        if char in "'\"":
-            quote = char
-        elif char in "([{":
-            depth += 1
-        elif char in ")]}":
-            depth = max(0, depth - 1)
-        elif char.isspace() and depth == 0:
-            if current:
-                words.append("".join(current))
-                current = []
-            continue
-        current.append(char)
-    if quote:
-        raise UsageError(f"%flow: a {quote} quote is not closed in: {line.strip()}")
-    if current:
-        words.append("".join(current))
-    return words
-
-
-def _compile_cell(code: str) -> Any:
-    """Compile a cell (top-level await allowed) into ``async body(ns) -> last expression``."""
-    tree = ast.parse(code)
-    last = None
-    if tree.body and isinstance(tree.body[-1], ast.Expr):
-        last = ast.Expression(tree.body.pop().value)
-    flags = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
-    statements = compile(tree, "<%%flow cell>", "exec", flags=flags)
-    expression = compile(last, "<%%flow cell>", "eval", flags=flags) if last is not None else None
-
-    async def body(ns: dict[str, Any]) -> Any:
-        result = eval(statements, ns)
-        if asyncio.iscoroutine(result):
-            await result
-        if expression is None:
-            return None
-        value = eval(expression, ns)
-        return await value if asyncio.iscoroutine(value) else value
-
-    return body
 
 
 async def _consume(manager: WorkflowManager, initial: WorkflowEvent) -> list[WorkflowEvent]:
