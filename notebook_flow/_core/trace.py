@@ -39,6 +39,93 @@ class EventStats:
         }
 
 
+class _Tally:
+    """Exact counters over records, fed one record at a time (oldest first)."""
+
+    __slots__ = (
+        "counts", "events", "open_steps", "unmatched_ends", "retried", "timeouts", "status",
+        "start_time",
+    )
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+        self.events: dict[str, EventStats] = {}
+        self.open_steps: dict[int, str] = {}  # step_id -> event_id, started and not yet ended
+        self.unmatched_ends = 0
+        self.retried = 0
+        self.timeouts = 0
+        self.status = "created"
+        self.start_time: float | None = None
+
+    def copy(self) -> "_Tally":
+        other = _Tally()
+        other.counts = dict(self.counts)
+        for event_id, stats in self.events.items():
+            copied = other.events[event_id] = EventStats()
+            copied.started, copied.ended, copied.busy_time = (
+                stats.started, dict(stats.ended), stats.busy_time
+            )
+            copied.retried, copied.timeouts = stats.retried, stats.timeouts
+        other.open_steps = dict(self.open_steps)
+        other.unmatched_ends, other.retried, other.timeouts = (
+            self.unmatched_ends, self.retried, self.timeouts
+        )
+        other.status, other.start_time = self.status, self.start_time
+        return other
+
+    def fold(self, record: RunRecord) -> None:
+        kind = record.kind
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+        if kind not in _COUNT_ONLY:
+            self._fold_effects(record, kind)
+
+    def fold_oldest(self, records: deque[RunRecord], count: int) -> None:
+        """Count and remove the ``count`` oldest ``records`` in one loop."""
+        counts, popleft, effects = self.counts, records.popleft, self._fold_effects
+        for _ in range(count):
+            record = popleft()
+            kind = record.kind
+            counts[kind] = counts.get(kind, 0) + 1
+            if kind not in _COUNT_ONLY:
+                effects(record, kind)
+
+    def _fold_effects(self, record: Any, kind: str) -> None:
+        if kind == "step_started":
+            self.open_steps[record.step_id] = record.event_id
+            stats = self.events.get(record.event_id)
+            if stats is None:
+                stats = self.events[record.event_id] = EventStats()
+            stats.started += 1
+        elif kind in STEP_END_KINDS:
+            event_id = self.open_steps.pop(record.step_id, None)
+            if event_id is None:
+                self.unmatched_ends += 1
+                return
+            stats = self.events[event_id]
+            stats.ended[kind] = stats.ended.get(kind, 0) + 1
+            stats.busy_time += record.duration
+            if kind == "step_failed" and isinstance(record.error, StepTimeout):
+                stats.timeouts += 1
+                self.timeouts += 1
+        elif kind == "step_retried":
+            stats = self.events.get(record.event_id)
+            if stats is not None:
+                stats.retried += 1
+                self.retried += 1
+                if isinstance(record.error, StepTimeout):
+                    stats.timeouts += 1
+                    self.timeouts += 1
+        elif kind == "run_started":
+            self.status = "running"
+            self.start_time = record.time
+        elif kind in RUN_END_KINDS:
+            self.status = kind[len("run_"):]
+
+
+# Kinds that only add to ``counts`` (most records of a run: the rest of the work is skipped).
+_COUNT_ONLY = frozenset({"step_pending", "step_progress"})
+
+
 class Trace:
     """Subscriber that keeps the last ``maxlen`` records and exact counts of all of them.
 
@@ -46,6 +133,11 @@ class Trace:
     many older records left it, and ``counts`` / ``events`` keep exact totals. Every started step
     gets exactly one end record; ``open_steps`` holds those still running and ``unmatched_ends``
     counts end records that closed no open step (always 0 unless the engine has a bug).
+
+    Receiving a record only appends it: that is the hot path of every run. Records are counted
+    when they leave the window (an eighth of a window at a time, so internally the window briefly
+    holds up to ``maxlen * 9/8`` records; every reader sees the last ``maxlen``), and the records
+    still in the window are counted when someone reads a counter.
     """
 
     DEFAULT_MAXLEN = 10_000
@@ -56,52 +148,84 @@ class Trace:
                 f"a trace keeps a window of at least one record, got maxlen={maxlen!r}; pass "
                 f"trace=True (the default window), an int >= 1, or trace=False for no trace"
             )
-        self.records: deque[RunRecord] = deque(maxlen=maxlen)
-        self.counts: dict[str, int] = {}
-        self.total = 0
-        self.events: dict[str, EventStats] = {}
-        self.open_steps: dict[int, str] = {}  # step_id -> event_id, started and not yet ended
-        self.unmatched_ends = 0
-        self.retried = 0
-        self.timeouts = 0
-        self.status = "created"
-        self.start_time: float | None = None
+        self._records: deque[RunRecord] = deque()
+        self._maxlen = maxlen
+        self._limit = maxlen + max(1, maxlen // 8)  # count the oldest once the window reaches it
+        self._left = _Tally()  # the records that left the window
+        self._left_count = 0
+        self._view: tuple[int, _Tally] = (0, self._left)  # (total when computed, tally of all)
 
-    def __call__(self, record: RunRecord) -> None:
-        self.records.append(record)
-        self.total += 1
-        kind = record.kind
-        self.counts[kind] = self.counts.get(kind, 0) + 1
-        if kind == "step_started":
-            self.open_steps[record.step_id] = record.event_id  # type: ignore[attr-defined]
-            stats = self.events.get(record.event_id)  # type: ignore[attr-defined]
-            if stats is None:
-                stats = self.events[record.event_id] = EventStats()  # type: ignore[attr-defined]
-            stats.started += 1
-        elif kind in STEP_END_KINDS:
-            event_id = self.open_steps.pop(record.step_id, None)  # type: ignore[attr-defined]
-            if event_id is None:
-                self.unmatched_ends += 1
-                return
-            stats = self.events[event_id]
-            stats.ended[kind] = stats.ended.get(kind, 0) + 1
-            stats.busy_time += record.duration  # type: ignore[attr-defined]
-            if kind == "step_failed" and isinstance(record.error, StepTimeout):  # type: ignore[attr-defined]
-                stats.timeouts += 1
-                self.timeouts += 1
-        elif kind == "step_retried":
-            stats = self.events.get(record.event_id)  # type: ignore[attr-defined]
-            if stats is not None:
-                stats.retried += 1
-                self.retried += 1
-                if isinstance(record.error, StepTimeout):  # type: ignore[attr-defined]
-                    stats.timeouts += 1
-                    self.timeouts += 1
-        elif kind == "run_started":
-            self.status = "running"
-            self.start_time = record.time
-        elif kind in RUN_END_KINDS:
-            self.status = kind[len("run_"):]
+    def add(self, record: RunRecord) -> None:
+        """Receive one record (the feed subscribes this bound method: cheaper than __call__)."""
+        records = self._records
+        records.append(record)
+        if len(records) >= self._limit:
+            self._trim()
+
+    __call__ = add
+
+    def _trim(self) -> None:
+        excess = len(self._records) - self._maxlen
+        if excess > 0:
+            self._left.fold_oldest(self._records, excess)
+            self._left_count += excess
+
+    def _tally(self) -> _Tally:
+        total = self.total
+        seen, tally = self._view
+        if seen != total:
+            window = self.records  # trims first: what leaves the window is in self._left
+            tally = self._left.copy()
+            for record in window:
+                tally.fold(record)
+            self._view = (total, tally)
+        return tally
+
+    @property
+    def records(self) -> deque[RunRecord]:
+        """The window: the last ``maxlen`` records, oldest first."""
+        self._trim()
+        return self._records
+
+    @property
+    def total(self) -> int:
+        """How many records the run published, including those that left the window."""
+        return self._left_count + len(self._records)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Records by kind, exact."""
+        return self._tally().counts
+
+    @property
+    def events(self) -> dict[str, EventStats]:
+        """Exact per-event counters, by event id."""
+        return self._tally().events
+
+    @property
+    def open_steps(self) -> dict[int, str]:
+        """step_id -> event_id of the steps started and not yet ended."""
+        return self._tally().open_steps
+
+    @property
+    def unmatched_ends(self) -> int:
+        return self._tally().unmatched_ends
+
+    @property
+    def retried(self) -> int:
+        return self._tally().retried
+
+    @property
+    def timeouts(self) -> int:
+        return self._tally().timeouts
+
+    @property
+    def status(self) -> str:
+        return self._tally().status
+
+    @property
+    def start_time(self) -> float | None:
+        return self._tally().start_time
 
     @property
     def dropped(self) -> int:
