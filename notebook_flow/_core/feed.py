@@ -83,7 +83,7 @@ class RunFeed:
             self.trace = Trace(maxlen=Trace.DEFAULT_MAXLEN if trace is True else trace)
             self.log = RunLog()
             self._subs.append(self.trace.add)  # a bound method: a cheaper call
-            self._subs.append(self.log)
+            self._subs.append(self.log.add)
         for observer in list(_run_observers):
             try:
                 observer(self)

@@ -94,12 +94,23 @@ class RunLog:
             raise FlowDefinitionError(
                 f"a run log keeps a window of at least one entry, got maxlen={maxlen!r}"
             )
-        self.entries: deque[LogEntry] = deque(maxlen=maxlen)
+        # The window: LogEntry objects, and progress records kept as they came (a streaming
+        # run sends thousands a second; they are formatted only when someone reads them).
+        self._window: deque[Any] = deque(maxlen=maxlen)
+        self._entries: tuple[int, deque[LogEntry]] = (-1, deque())  # (total when made, ...)
         self.counts: dict[str, int] = {}  # entries by level, exact
         self.total = 0
         self._start = 0.0
 
-    def __call__(self, record: RunRecord) -> None:
+    def add(self, record: RunRecord) -> None:
+        """Receive one record (the feed subscribes this bound method: cheaper than __call__)."""
+        if record.kind == "step_progress":
+            self._window.append(record)
+            self.total += 1
+            self.counts["info"] = self.counts.get("info", 0) + 1
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug("run %s: %s", record.run_id, _progress(record)[1])
+            return
         describe = _FORMATS.get(record.kind)
         if describe is None:
             return  # pending / started / finished / goto: the trace has them, a log would drown
@@ -107,7 +118,7 @@ class RunLog:
             self._start = record.time
         level, message = describe(record)
         error = getattr(record, "error", None)
-        self.entries.append(
+        self._window.append(
             LogEntry(record.time - self._start, level, record.kind,
                      getattr(record, "event_id", None), message,
                      None if error is None else _traceback_text(error))
@@ -119,16 +130,34 @@ class RunLog:
             logger.log(py_level, "run %s: %s", record.run_id, message,
                        exc_info=error if record.kind == "step_failed" else None)
 
+    __call__ = add
+
+    @property
+    def entries(self) -> deque[LogEntry]:
+        """The window as log entries, oldest first."""
+        made, entries = self._entries
+        if made != self.total:
+            entries = deque(
+                (self._progress_entry(e) if type(e) is not LogEntry else e for e in self._window),
+                maxlen=self._window.maxlen,
+            )
+            self._entries = (self.total, entries)
+        return entries
+
+    def _progress_entry(self, record: Any) -> LogEntry:
+        level, message = _progress(record)
+        return LogEntry(record.time - self._start, level, record.kind, record.event_id, message)
+
     @property
     def dropped(self) -> int:
         """How many entries left the window (the counts still include them)."""
-        return self.total - len(self.entries)
+        return self.total - len(self._window)
 
     def __iter__(self) -> Iterator[LogEntry]:
         return iter(self.entries)
 
     def __len__(self) -> int:
-        return len(self.entries)
+        return len(self._window)
 
     def text(self) -> str:
         """The window as plain text, one entry a line."""
