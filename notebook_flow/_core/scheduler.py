@@ -16,7 +16,7 @@ import asyncio
 from collections import deque
 from functools import partial
 from types import CoroutineType
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 from ..errors import (
     EventTypeError,
@@ -321,10 +321,15 @@ class DriveScheduler:
                 )
 
     def _dispatch(
-        self, event_id: str, first: bool, listeners: tuple[tuple[Event, Any, tuple[str, str]], ...]
+        self, event_id: str, first: bool, listeners: Sequence[tuple[Event, Any, tuple[str, str]]]
     ) -> None:
         store, states = self.store, self.states
         for listener, group, key in listeners:
+            if len(group.events) == 1:
+                # One member: the group fires on each of its results, "all" or "any" alike, so
+                # it needs no per-run state (chains and fan-out branches take this path).
+                self.enqueue(listener, EventInput(group.name, {event_id: store[event_id]}))
+                continue
             state = states.get(key)
             if state is None:
                 missing = 0
