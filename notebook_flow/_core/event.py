@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Optional
 
 from ..errors import EventTypeError
-from ..events import WorkflowEvent
+from ..events import ReturnBehavior, WorkflowEvent
 from .callables import StepCallable
 from .policy import StepPolicy
 
@@ -155,8 +155,6 @@ class SpecialReturn:
     returns: Any = None
 
     def __post_init__(self) -> None:
-        from ..events import ReturnBehavior
-
         if not isinstance(self.behavior, ReturnBehavior):
             raise EventTypeError(
                 f"behavior must be a ReturnBehavior member, got {self.behavior!r}; "
