@@ -22,6 +22,7 @@ _UNSET: Any = object()
 _ARGS = "(event, global_ctx)"
 
 Listener = tuple[Event, EventGroup, tuple[str, str]]
+_NO_LISTENERS: list[Listener] = []
 EventFunction = Callable[..., Any]
 
 
@@ -49,7 +50,9 @@ class Flow:
         self.max_steps = max_steps
         self._events: dict[str, Event] = {}
         self._by_key: dict[str, list[Event]] = {}
-        self._index: Optional[dict[str, tuple[Listener, ...]]] = None
+        # member id -> its listeners, kept up to date as groups are declared, so a run never
+        # pays to build it (None: rebuilt by the next run, after a redefinition or so)
+        self._index: Optional[dict[str, list[Listener]]] = {}
         self._remote: set[str] = set()  # events bound to an executor in another process
 
     def __repr__(self) -> str:
@@ -126,8 +129,10 @@ class Flow:
         return event
 
     def _register(self, event: Event) -> None:
+        previous = self._events.get(event.id)
         self._events[event.id] = event
-        self._index = None
+        if event.parent_groups or (previous is not None and previous is not event):
+            self._index = None  # it brought groups of its own, or replaced another object
 
     def _redefine(self, event: Event, step: StepCallable) -> None:
         """A new definition of an existing event: new function, groups declared afresh."""
@@ -135,6 +140,7 @@ class Flow:
         event.parent_groups.clear()
         event.policy = None  # the new definition's decorators give its options afresh
         self._register(event)
+        self._index = None
 
     def listen_group(
         self,
@@ -230,8 +236,18 @@ class Flow:
                 )
             return
         name = group_name if group_name is not None else str(len(event.parent_groups))
-        event.parent_groups[group_hash] = EventGroup(name, group_hash, dict(members), retrigger_type)
-        self._index = None
+        group = event.parent_groups[group_hash] = EventGroup(
+            name, group_hash, dict(members), retrigger_type
+        )
+        index = self._index
+        if index is not None and next(reversed(self._events)) == event.id:
+            # The listener is the latest registered event: appending keeps each member's
+            # listeners in registration order, then group order (the order they are queued in).
+            listener = (event, group, (event.id, group_hash))
+            for member_id in members:
+                index.setdefault(member_id, []).append(listener)
+        else:
+            self._index = None
 
     def reset(self) -> None:
         """Forget every event and group of this flow."""
@@ -240,25 +256,25 @@ class Flow:
         self._events.clear()
         self._by_key.clear()
         self._remote.clear()
-        self._index = None
+        self._index = {}
 
     def get_event_from_id(self, event_id: str) -> Optional[Event]:
         return self._events.get(event_id)
 
-    def _listeners_of(self, event_id: str) -> tuple[Listener, ...]:
+    def _listeners_of(self, event_id: str) -> list[Listener]:
         index = self._index
         if index is None:
             index = self._index = self._build_index()
-        return index.get(event_id, ())
+        return index.get(event_id, _NO_LISTENERS)
 
-    def _build_index(self) -> dict[str, tuple[Listener, ...]]:
+    def _build_index(self) -> dict[str, list[Listener]]:
         index: dict[str, list[Listener]] = {}
         for listener in self._events.values():
             for group in listener.parent_groups.values():
                 key = (listener.id, group.events_hash)
                 for member_id in group.events:
                     index.setdefault(member_id, []).append((listener, group, key))
-        return {k: tuple(v) for k, v in index.items()}
+        return index
 
     # -- running ----------------------------------------------------------------------------
     def run(
