@@ -51,7 +51,7 @@ def _next_task_id() -> str:
     return f"task-{next(_task_ids)}"
 
 
-@dataclass
+@dataclass(slots=True)
 class EventInput:
     """What a listening event receives: the results of the group that fired it.
 
