@@ -239,7 +239,11 @@ class DriveScheduler:
             if len(self.failures) < StepFailures.MAX_KEPT:
                 self.failures.append(FailedStep(event.id, step_id, error, event_input))
         except BaseException as error:  # KeyboardInterrupt, SystemExit: the whole run stops
-            feed.step_cancelled(step_id, event.id, t0)
+            # It can land anywhere, even in the publishing of this step's end record after the
+            # trace got it; with a trace the run ends every step the trace saw start and not end
+            # (RunHandle._close_open_steps), so the trace never sees a second end for this step.
+            if feed.trace is None:
+                feed.step_cancelled(step_id, event.id, t0)
             if inline:
                 raise
             raise _Interrupted(error) from None
