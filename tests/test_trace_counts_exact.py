@@ -84,3 +84,42 @@ def test_counters_are_exact_at_every_read(seed, maxlen):
             assert trace.open_steps == open_steps
             assert (trace.retried, trace.timeouts, trace.unmatched_ends) == (retried, timeouts, 0)
     assert trace.status == "finished" and trace.start_time == 0.0
+
+
+def test_the_run_log_has_no_line_for_the_kinds_the_feed_does_not_send_it():
+    from notebook_flow._core.runlog import _FORMATS, RunLog
+
+    assert not RunLog.IGNORED_KINDS & set(_FORMATS)
+
+
+def test_the_hot_kinds_reach_every_subscriber_but_the_log():
+    import asyncio
+
+    from notebook_flow import Flow
+
+    flow = Flow("routes")
+
+    @flow.make_event
+    async def a(event, ctx):
+        return 1
+
+    @flow.listen_group([a])
+    async def b(event, ctx):
+        return 2
+
+    async def main():
+        plain = flow.run(a)
+        await plain  # trace and log only: the trace's window takes the hot kinds directly
+        seen = []
+        handle = flow.run(a)
+        unsubscribe = handle.subscribe(seen.append)
+        await handle
+        unsubscribe()
+        return plain, handle, seen
+
+    plain, handle, seen = asyncio.run(main())
+    kinds = [r.kind for r in handle.trace.records]
+    assert [r.kind for r in seen] == kinds
+    assert [r.kind for r in plain.trace.records] == kinds
+    assert kinds.count("step_pending") == kinds.count("step_started") == 2
+    assert handle.trace.counts["step_finished"] == 2 and not handle.trace.open_steps

@@ -73,6 +73,15 @@ class RunFeed:
         self.trace: Optional[Trace] = None
         self.log: Optional[RunLog] = None
         self._subs: list[Subscriber] = []
+        # The hot kinds (pending, started, finished, goto: three or four records per step) go to
+        # ``_hot``, the subscribers other than the run log, which ignores them. When the trace is
+        # the only one left, ``_direct`` is its window and a record is appended to it with no
+        # Python call at all (the default run: a trace and a log, nobody else listening).
+        self._rest: list[Subscriber] = []
+        self._hot: list[Subscriber] = []
+        self._direct: Any = None
+        self._only_trace: Any = None
+        self._trim_at = 0
         self._step_ids = itertools.count(1)
         self.started_at = 0.0
         self.steps = 0  # steps started
@@ -84,6 +93,7 @@ class RunFeed:
             self.log = RunLog()
             self._subs.append(self.trace.add)  # a bound method: a cheaper call
             self._subs.append(self.log.add)
+        self._routes()
         for observer in list(_run_observers):
             try:
                 observer(self)
@@ -94,12 +104,46 @@ class RunFeed:
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
         """Add ``subscriber``; returns a function that removes it."""
         self._subs.append(subscriber)
+        self._routes()
 
         def unsubscribe() -> None:
             if subscriber in self._subs:
-                self._subs.remove(subscriber)
+                # A new list: a publish going on (this may be called from a subscriber) carries
+                # on over the old one without skipping anyone.
+                subs = list(self._subs)
+                subs.remove(subscriber)
+                self._subs = subs
+                self._routes()
 
         return unsubscribe
+
+    def _routes(self) -> None:
+        """Work out who receives what: the trace's window directly, then the other subscribers."""
+        trace, log = self.trace, self.log
+        subs = self._subs
+        direct = None
+        if trace is not None and trace.add in subs:
+            direct = trace._records
+            self._trim_at = trace._limit
+            subs = [s for s in subs if s != trace.add]
+        self._direct = direct
+        self._rest = subs  # every subscriber but the trace
+        # the hot kinds skip the log too: it has no line for them (RunLog.IGNORED_KINDS)
+        self._hot = [s for s in subs if log is None or s != log.add]
+        # nobody but the trace takes the hot kinds: the helpers append to its window inline
+        self._only_trace = direct if not self._hot else None
+
+    def _deliver(self, record: RunRecord, subs: list[Subscriber]) -> None:
+        direct = self._direct
+        if direct is not None:
+            direct.append(record)  # a C method: no Python call for the trace
+            if len(direct) >= self._trim_at:
+                self.trace._trim()  # type: ignore[union-attr]
+        for sub in subs:
+            try:
+                sub(record)
+            except Exception:
+                self._drop(sub)
 
     def publish(self, record: RunRecord) -> None:
         for sub in self._subs:
@@ -114,6 +158,7 @@ class RunFeed:
             exc_info=True,
         )
         self._subs = [s for s in self._subs if s is not sub]
+        self._routes()
 
     # -- record helpers (build a record only when someone listens) --------------------------
     def new_step_id(self) -> int:
@@ -127,22 +172,33 @@ class RunFeed:
             )
 
     def step_pending(self, step_id: int, event_id: str, inp: Any) -> None:
-        if self._subs:
-            self.publish(StepPending(self.run_id, _clock(), step_id, event_id, inp))
+        only = self._only_trace
+        if only is not None:
+            only.append(StepPending(self.run_id, _clock(), step_id, event_id, inp))
+            if len(only) >= self._trim_at:
+                self.trace._trim()  # type: ignore[union-attr]
+        elif self._direct is not None or self._hot:
+            self._deliver(StepPending(self.run_id, _clock(), step_id, event_id, inp), self._hot)
 
     def step_started(self, step_id: int, event_id: str, inp: Any) -> float:
         self.steps += 1
         now = _clock()
-        if self._subs:
-            self.publish(StepStarted(self.run_id, now, step_id, event_id, inp))
+        only = self._only_trace
+        if only is not None:
+            only.append(StepStarted(self.run_id, now, step_id, event_id, inp))
+            if len(only) >= self._trim_at:
+                self.trace._trim()  # type: ignore[union-attr]
+        elif self._direct is not None or self._hot:
+            self._deliver(StepStarted(self.run_id, now, step_id, event_id, inp), self._hot)
         return now
 
     def step_progress(
         self, step_id: int, event_id: str, step: str, description: str, fraction: Any
     ) -> None:
-        if self._subs:
-            self.publish(
-                StepProgress(self.run_id, _clock(), step_id, event_id, step, description, fraction)
+        if self._direct is not None or self._rest:
+            self._deliver(
+                StepProgress(self.run_id, _clock(), step_id, event_id, step, description, fraction),
+                self._rest,
             )
 
     def step_retried(
@@ -152,9 +208,17 @@ class RunFeed:
             self.publish(StepRetried(self.run_id, _clock(), step_id, event_id, attempt, error, delay))
 
     def step_finished(self, step_id: int, event_id: str, result: Any, t0: float) -> None:
-        if self._subs:
+        only = self._only_trace
+        if only is not None:
             now = _clock()
-            self.publish(StepFinished(self.run_id, now, step_id, event_id, result, now - t0))
+            only.append(StepFinished(self.run_id, now, step_id, event_id, result, now - t0))
+            if len(only) >= self._trim_at:
+                self.trace._trim()  # type: ignore[union-attr]
+        elif self._direct is not None or self._hot:
+            now = _clock()
+            self._deliver(
+                StepFinished(self.run_id, now, step_id, event_id, result, now - t0), self._hot
+            )
 
     def step_failed(self, step_id: int, event_id: str, error: BaseException, t0: float) -> None:
         if self._subs:
@@ -174,9 +238,18 @@ class RunFeed:
     def step_goto(
         self, step_id: int, event_id: str, targets: tuple[str, ...], payload: Any, t0: float
     ) -> None:
-        if self._subs:
+        only = self._only_trace
+        if only is not None:
             now = _clock()
-            self.publish(StepGoto(self.run_id, now, step_id, event_id, targets, payload, now - t0))
+            only.append(StepGoto(self.run_id, now, step_id, event_id, targets, payload, now - t0))
+            if len(only) >= self._trim_at:
+                self.trace._trim()  # type: ignore[union-attr]
+        elif self._direct is not None or self._hot:
+            now = _clock()
+            self._deliver(
+                StepGoto(self.run_id, now, step_id, event_id, targets, payload, now - t0),
+                self._hot,
+            )
 
     def run_finished(self) -> None:
         if self._subs:

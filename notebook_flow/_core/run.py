@@ -194,19 +194,22 @@ class RunHandle:
     async def _iterate(self) -> AsyncIterator[RunRecord]:
         buffer: deque[RunRecord] = deque()
         waiter: list[Optional[asyncio.Future[None]]] = [None]
+        stop_waking: list[Optional[Callable[[], None]]] = [None]
 
         def wake(*_: Any) -> None:
             fut = waiter[0]
             if fut is not None and not fut.done():
                 fut.set_result(None)
-
-        def push(record: RunRecord) -> None:
-            buffer.append(record)
-            wake()
+            stop = stop_waking[0]
+            if stop is not None:  # one record is enough to wake us: stop listening at once
+                stop_waking[0] = None
+                stop()
 
         if self.status != "created" and self.trace is not None:
             buffer.extend(self.trace.records)  # already under way: replay what the trace holds
-        unsubscribe = self.feed.subscribe(push)
+        # Records go straight into the buffer (a C method: no Python call per record); ``wake``
+        # listens only while this iterator waits for the next record.
+        unsubscribe = self.feed.subscribe(buffer.append)
         task = self.start()._task
         assert task is not None
         task.add_done_callback(wake)
@@ -215,8 +218,15 @@ class RunHandle:
             while True:
                 while not buffer and not task.done():
                     waiter[0] = loop.create_future()
-                    await waiter[0]
-                    waiter[0] = None
+                    stop_waking[0] = self.feed.subscribe(wake)
+                    try:
+                        await waiter[0]
+                    finally:
+                        stop = stop_waking[0]
+                        if stop is not None:
+                            stop_waking[0] = None
+                            stop()
+                        waiter[0] = None
                 if not buffer:
                     break  # the run ended and its end record was published before we listened
                 record = buffer.popleft()

@@ -88,6 +88,8 @@ class RunLog:
     """Subscriber that keeps the last ``maxlen`` log entries of a run and exact counts of all."""
 
     DEFAULT_MAXLEN = 1_000
+    #: Kinds the log has no line for; the feed does not even call it for these.
+    IGNORED_KINDS = frozenset({"step_pending", "step_started", "step_finished", "step_goto"})
 
     def __init__(self, maxlen: int = DEFAULT_MAXLEN) -> None:
         if not isinstance(maxlen, int) or isinstance(maxlen, bool) or maxlen < 1:
