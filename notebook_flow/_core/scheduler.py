@@ -100,32 +100,32 @@ class DriveScheduler:
         self.failures: list[FailedStep] = []  # on_error="continue": the first MAX_KEPT
         self.failure_count = 0
         self.cancelled_events: list[str] = []  # steps the end of the run cancelled
+        self._step_ids = feed._step_ids
 
     # -- queue ------------------------------------------------------------------------------
     def enqueue(self, event: Event, event_input: Any) -> None:
-        step_id = self.feed.new_step_id()
+        step_id = next(self._step_ids)
         self.feed.step_pending(step_id, event.id, event_input)
         self.ready.append((event, event_input, step_id))
 
-    def _count(self, event: Event) -> None:
-        self.executed += 1
-        self.counts[event.id] = self.counts.get(event.id, 0) + 1
-        if self.max_steps is not None and self.executed > self.max_steps:
-            busiest = max(self.counts, key=self.counts.__getitem__)
-            raise MaxStepsExceeded(
-                f"flow {self.flow.name!r} stopped after max_steps={self.max_steps} event runs: "
-                f"event {busiest!r} ran {self.counts[busiest]} times, most likely an endless "
-                f"loop. If the loop is intended, pass a larger max_steps to invoke_event(...) or "
-                f"the engine (None disables the guard).",
-                limit=self.max_steps,
-                event_id=busiest,
-            )
+    def _too_many(self) -> None:
+        """Raise MaxStepsExceeded, naming the event that ran most often."""
+        busiest = max(self.counts, key=self.counts.__getitem__)
+        raise MaxStepsExceeded(
+            f"flow {self.flow.name!r} stopped after max_steps={self.max_steps} event runs: "
+            f"event {busiest!r} ran {self.counts[busiest]} times, most likely an endless "
+            f"loop. If the loop is intended, pass a larger max_steps to invoke_event(...) or "
+            f"the engine (None disables the guard).",
+            limit=self.max_steps,
+            event_id=busiest,
+        )
 
     # -- main loop --------------------------------------------------------------------------
     async def execute(self) -> dict[str, Any]:
         loop = asyncio.get_running_loop()
         self.enqueue(*self.root)
         ready, running, finished, cap = self.ready, self.running, self.finished, self.cap
+        counts, max_steps, feed = self.counts, self.max_steps, self.feed
         # One bound method and one context for every task's done callback (it reads no context
         # variable): no new objects per parallel step, so less for the garbage collector.
         on_done, callback_context = self._on_task_done, contextvars.copy_context()
@@ -133,10 +133,14 @@ class DriveScheduler:
             while True:
                 while ready and (cap is None or len(running) < cap):
                     event, event_input, step_id = ready.popleft()
-                    gate = self.feed.gate
+                    gate = feed.gate
                     if gate is not None:  # the debugger: may pause here, or edit the input
                         event_input = await gate.admit(step_id, event.id, event_input)
-                    self._count(event)
+                    self.executed += 1  # what _count does, inline: this loop is the hot path
+                    event_id = event.id
+                    counts[event_id] = counts.get(event_id, 0) + 1
+                    if max_steps is not None and self.executed > max_steps:
+                        self._too_many()
                     if not running and not ready:
                         await self._run_step(event, event_input, step_id, True)  # inline: a chain
                         if not self.executed % _YIELD_EVERY:
@@ -251,7 +255,12 @@ class DriveScheduler:
             # The end record is out: what follows (queueing listeners or goto targets) runs
             # outside the handlers above, so an interrupt landing here cannot end the step twice.
             if follow is not None:
-                self._follow(event, follow)
+                if follow.__class__ is bool:  # dispatch to the listeners (what _follow does)
+                    listeners = self.flow._listeners_of(event.id)
+                    if listeners:
+                        self._dispatch(event.id, follow, listeners)
+                else:
+                    self._follow(event, follow)
         finally:
             current_step.reset(token)
 
