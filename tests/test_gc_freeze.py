@@ -58,3 +58,31 @@ def test_a_failing_run_thaws_too():
 
     assert asyncio.run(main()) == "no"
     assert gc.get_freeze_count() == 0
+
+
+def test_a_wide_fan_out_collects_the_young_generation_less_often_and_restores_it():
+    flow = Flow("wide")
+    seen = []
+
+    @flow.make_event
+    async def start(event, ctx):
+        return 0
+
+    for i in range(600):  # more parallel steps than the relief threshold (512)
+
+        async def branch(event, ctx):
+            await asyncio.sleep(0)
+            seen.append(gc.get_threshold()[0])
+            return 1
+
+        branch.__qualname__ = f"branch{i}"
+        flow.listen_group([start])(branch)
+
+    before = gc.get_threshold()
+
+    async def main():
+        return await flow.run(start)
+
+    results = asyncio.run(main())
+    assert len(results) == 601 and max(seen) > before[0]
+    assert gc.get_threshold() == before
