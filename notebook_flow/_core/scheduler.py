@@ -314,9 +314,20 @@ class DriveScheduler:
     async def _drain(self, event: Event, event_input: Any, step_id: int) -> Any:
         """Run a streaming event: progress goes to the feed, the last other value is the result."""
         result = None
+        feed, event_id = self.feed, event.id
         async for item in event.func_inst(event_input, self.ctx):
             if type(item) is WorkflowEvent and item.name == "progress":
-                progress_from_event(self.feed, step_id, event.id, item.data)
+                data = item.data
+                if type(data) is dict:  # what progress_from_event does, inline: the common case
+                    step, description = data.get("step", ""), data.get("description", "")
+                    feed.step_progress(
+                        step_id, event_id,
+                        step if type(step) is str else str(step),
+                        description if type(description) is str else str(description),
+                        data.get("fraction"),
+                    )
+                else:
+                    progress_from_event(feed, step_id, event_id, data)
             else:
                 result = item
         return result
