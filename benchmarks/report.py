@@ -34,6 +34,8 @@ def _version(dist: str) -> str:
 
 
 def _git_commit() -> str:
+    if os.environ.get("BENCH_GIT_COMMIT"):  # measuring an exported snapshot (no .git there)
+        return os.environ["BENCH_GIT_COMMIT"]
     try:
         out = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
