@@ -1,12 +1,15 @@
 """The debugger in a real JupyterLab: Step twice (the held node moves, the kernel stays idle),
-Continue to a breakpoint, Continue to the end. The screenshot goes to notebooks/images/debugger.png.
+Continue to a breakpoint, Continue to the end. The screenshot goes to tests/browser/artifacts;
+NOTEBOOK_FLOW_UPDATE_SCREENSHOTS=1 also copies it to notebooks/images/debugger.png (the README's).
 """
 
+import os
+import shutil
 from pathlib import Path
 
 import pytest
 
-from .lab_helpers import open_notebook, run_cell
+from .lab_helpers import ARTIFACTS, open_notebook, run_cell
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -68,8 +71,10 @@ def test_step_continue_in_jupyterlab(lab, page):
     page.click(".nf-debugger button:has-text('Continue')")
     held(page, "confirm")  # the breakpoint
     assert "paused before confirm (breakpoint on confirm)" in debugger.inner_text()
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    debugger.screenshot(path=str(SCREENSHOT))
+    ARTIFACTS.mkdir(exist_ok=True)
+    debugger.screenshot(path=str(ARTIFACTS / "debugger.png"))
+    if os.environ.get("NOTEBOOK_FLOW_UPDATE_SCREENSHOTS") == "1":
+        shutil.copyfile(ARTIFACTS / "debugger.png", SCREENSHOT)
 
     page.click(".nf-debugger button:has-text('Continue')")
     page.wait_for_selector(".nf-debugger g#ev_confirm.nf-done", timeout=20_000)
