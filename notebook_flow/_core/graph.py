@@ -17,8 +17,11 @@ import functools
 import inspect
 import textwrap
 import types
+import weakref
 from dataclasses import dataclass
-from typing import Any, Iterable, Literal, Optional
+from typing import Any, Callable, Iterable, Literal, Optional, TypeVar
+
+T = TypeVar("T")
 
 __all__ = ["FlowGraph", "GraphNode", "GraphJoin", "GraphEdge", "EdgeKind"]
 
@@ -267,7 +270,27 @@ def _innermost_function(obj: Any) -> Optional[types.FunctionType]:
     return None
 
 
-@functools.lru_cache(maxsize=1024)
+def _memo_by_code(reader: Callable[[types.CodeType], T]) -> Callable[[types.CodeType], T]:
+    """Remember what ``reader`` found in a step's source for as long as its code object lives.
+
+    A flow of 10,000 steps is read once, not on every run (an LRU cache of a fixed size parsed
+    every source again on each run of a flow larger than the cache); the parsed trees themselves
+    are not kept.
+    """
+    found: "weakref.WeakKeyDictionary[types.CodeType, T]" = weakref.WeakKeyDictionary()
+
+    @functools.wraps(reader)
+    def read(code: types.CodeType) -> T:
+        try:
+            return found[code]
+        except KeyError:
+            value = found[code] = reader(code)
+            return value
+
+    return read
+
+
+@functools.lru_cache(maxsize=64)
 def _function_tree(code: types.CodeType) -> Optional[ast.AST]:
     """The parsed source of a step's code (None when the source cannot be read, e.g. exec)."""
     try:
@@ -285,7 +308,7 @@ def _call_name(func: ast.expr) -> str:
     return ""
 
 
-@functools.lru_cache(maxsize=1024)
+@_memo_by_code
 def _goto_refs(code: types.CodeType) -> tuple[tuple[str, ...], ...]:
     """Dotted names listed literally in ``goto_events([...])`` calls of the step's source."""
     tree = _function_tree(code)
@@ -307,7 +330,7 @@ def _goto_refs(code: types.CodeType) -> tuple[tuple[str, ...], ...]:
     return tuple(refs)
 
 
-@functools.lru_cache(maxsize=1024)
+@_memo_by_code
 def _emitted_names(code: types.CodeType) -> tuple[str, ...]:
     """Literal event names of ``WorkflowEvent(...)`` calls in a handler's source ("progress" aside)."""
     tree = _function_tree(code)
