@@ -3,47 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import gc
-import threading
 from collections import deque
 from typing import Any, AsyncIterator, Callable, Coroutine, Generator, Optional
 
 from ..errors import FailedStep, FlowRunError, RunTimeout
 from ..events import RUN_END_KINDS, RunRecord
 from .feed import RunFeed, Subscriber
+from .gc_tuning import freeze_for_run, thaw_after_run
 from .interrupts import keep_awake_for_signals
 from .trace import Trace
 
 RunBody = Callable[[], Coroutine[Any, Any, Any]]
-
-# While runs are active, every object that existed when the first of them started (the declared
-# flows, the notebook's data) sits in the collector's permanent generation (gc.freeze()), so the
-# full collections a run's many short-lived records trigger do not scan it all again: measured,
-# the collector took most of W1's time at 10,000 steps and W2's at 10,000 parallel steps. Those
-# objects are still freed by reference counting; only cyclic garbage among them waits until the
-# last active run ends (gc.unfreeze()). Objects created during a run are collected as usual.
-# An application that uses gc.freeze() itself (a server before it forks, say) is left alone.
-_frozen = {"runs": 0, "ours": False}
-_frozen_lock = threading.Lock()
-
-
-def _freeze_for_run() -> None:
-    with _frozen_lock:
-        _frozen["runs"] += 1
-        if _frozen["runs"] == 1 and gc.isenabled() and gc.get_freeze_count() == 0:
-            gc.freeze()
-            _frozen["ours"] = True
-
-
-def _thaw_after_run() -> None:
-    with _frozen_lock:
-        if _frozen["runs"] == 0:
-            return  # an interrupt landed before this run froze anything
-        _frozen["runs"] -= 1
-        if _frozen["runs"] == 0 and _frozen["ours"]:
-            _frozen["ours"] = False
-            gc.unfreeze()
-
 
 #: The values of ``on_timeout``: fail with RunTimeout, or move on with the results so far.
 ON_TIMEOUT = ("raise", "return")
@@ -130,7 +100,7 @@ class RunHandle:
         self.feed.run_started()
         leave = keep_awake_for_signals()
         try:
-            _freeze_for_run()
+            freeze_for_run()
             result = await (self._body() if self._timeout is None else self._with_deadline())
         except asyncio.CancelledError as error:
             self.status = "cancelled"
@@ -149,7 +119,7 @@ class RunHandle:
             raise
         finally:
             leave()
-            _thaw_after_run()
+            thaw_after_run()
         self.result = result
         if self.timed_out:  # on_timeout="return": the run was cut short, the caller moves on
             self.status = "cancelled"

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import gc
-import threading
 from collections import deque
 from functools import partial
 from types import CoroutineType
@@ -31,6 +29,7 @@ from ..errors import (
 )
 from ..events import EventInput, ReturnBehavior, WorkflowEvent
 from .event import Event, SpecialReturn
+from .gc_tuning import RELIEF_AT, relief_enter, relief_exit
 from .policy import run_with_policy
 from .progress import current_step, progress_from_event
 
@@ -59,39 +58,6 @@ class _Interrupted(Exception):
     def __init__(self, interrupt: BaseException) -> None:
         super().__init__(repr(interrupt))
         self.interrupt = interrupt
-
-
-# A wide fan-out keeps thousands of steps alive at once; each young-generation collection then
-# promotes them and soon triggers full collections over every object of the process. While at
-# least this many steps run in parallel, the youngest generation collects less often.
-_GC_RELIEF_AT = 512
-_GC_RELIEF_GEN0 = 50_000
-# Process wide and counted across concurrent runs (runs on other threads' loops too); the
-# threshold is restored when the last wide run ends, however it ends. Measured: W2 N=10,000 with
-# gc.freeze (run.py) 20.6 -> 15.3 us per step; no change at N <= 1,000 or in peak memory.
-_gc_relief: dict[str, Any] = {"users": 0, "saved": None}
-_gc_relief_lock = threading.Lock()
-
-
-def _gc_relief_enter(run: "DriveScheduler") -> None:
-    with _gc_relief_lock:
-        if _gc_relief["users"] == 0:
-            saved = gc.get_threshold()
-            _gc_relief["saved"] = saved
-            gc.set_threshold(max(saved[0], _GC_RELIEF_GEN0), *saved[1:])
-        _gc_relief["users"] += 1
-        run.relieved = True  # with the count: no interrupt can land between the two
-
-
-def _gc_relief_exit(run: "DriveScheduler") -> None:
-    with _gc_relief_lock:
-        if not run.relieved:
-            return
-        run.relieved = False
-        _gc_relief["users"] -= 1
-        if _gc_relief["users"] == 0 and _gc_relief["saved"] is not None:
-            gc.set_threshold(*_gc_relief["saved"])
-            _gc_relief["saved"] = None
 
 
 class _GroupState:
@@ -185,8 +151,8 @@ class DriveScheduler:
                         task = loop.create_task(self._run_step(event, event_input, step_id, False))
                         running.add(task)
                         task.add_done_callback(on_done, context=callback_context)
-                        if not self.relieved and len(running) >= _GC_RELIEF_AT:
-                            _gc_relief_enter(self)
+                        if not self.relieved and len(running) >= RELIEF_AT:
+                            relief_enter(self)
                 if not running:
                     break
                 if not finished:
@@ -208,7 +174,7 @@ class DriveScheduler:
             raise
         finally:
             if self.relieved:
-                _gc_relief_exit(self)
+                relief_exit(self)
         if self.failure_count:
             raise self._failures_error()
         return self.store
