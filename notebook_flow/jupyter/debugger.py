@@ -195,6 +195,7 @@ class DebuggerView(widgets.VBox):
         if node != self._paused_node:
             if node is not None:
                 self.view.mark_node(node, "paused")
+            self.view.mark_held(node is not None and not over)
             self._paused_node = node
         pending = session.pending
         self.pending_html.value = _pending_table(pending, waiting, self.view)

@@ -92,6 +92,7 @@ class RunState:
     dashboard_of: str = ""  # that executor's name ("dask")
 
     def __post_init__(self) -> None:
+        self.held = False  # a debugger holds the run before its next step
         self.log: deque[RunRecord] = deque(maxlen=self.log_limit)
         self.intervals: deque[tuple[str, float, float, str]] = deque(maxlen=self.interval_limit)
         self.intervals_total = 0
@@ -280,7 +281,7 @@ class RunState:
 
     def status_dict(self) -> dict[str, Any]:
         return {
-            "state": self.status,
+            "state": "paused" if self.held and self.status == "running" else self.status,
             "run_id": self.run_id,
             "flow": self.flow_name or self.graph.name,
             "elapsed": round(self.elapsed(), 3),

@@ -196,6 +196,12 @@ class FlowView(anywidget.AnyWidget):
             self._state.node_state[event_id] = state
             self._coalescer.poke()
 
+    def mark_held(self, held: bool) -> None:
+        """Say in the status line that a debugger holds the run ("paused") or let it go."""
+        if self._state is not None and self._state.held != held:
+            self._state.held = held
+            self._coalescer.poke()
+
     # -- flushing ---------------------------------------------------------------------------
     def _flush(self) -> None:
         st, drawn = self._state, self._layout

@@ -56,6 +56,7 @@ def test_step_continue_in_jupyterlab(lab, page):
     debugger.wait_for(timeout=30_000)
     held(page, "receive")
     assert "paused before receive" in debugger.inner_text()
+    page.wait_for_selector(".nf-debugger .nf-badge.nf-run-paused")
 
     page.click(".nf-debugger button:has-text('Step')")
     held(page, "price")
@@ -79,4 +80,5 @@ def test_step_continue_in_jupyterlab(lab, page):
     page.click(".nf-debugger button:has-text('Continue')")
     page.wait_for_selector(".nf-debugger g#ev_confirm.nf-done", timeout=20_000)
     page.wait_for_selector(".nf-debugger b:has-text('finished')", timeout=20_000)
+    page.wait_for_selector(".nf-debugger .nf-badge.nf-run-finished", timeout=20_000)
     assert page.locator(".nf-debugger button:has-text('Step')").is_disabled()

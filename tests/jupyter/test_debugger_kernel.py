@@ -48,7 +48,7 @@ def cells():
     return run_cells(
         SETUP,  # 0
         "await session.wait_paused()\nprint(session.status)\nprint(shown())\nprint(dbg.ctx_html.value)\n"
-        "print(sorted(set(dbg.view.states.values())))",  # 1
+        "print(sorted(set(dbg.view.states.values())))\nprint(dbg.view.status['state'])",  # 1
         "dbg.step_button.click()\nawait session.wait_paused()\nprint(log)\nprint(shown())",  # 2
         "dbg.edit_target.value = dbg.edit_target.options[0][1]\n"
         "dbg.edit_text.value = 'EventInput(\"0\", {start.id: 99})'\n"
@@ -68,7 +68,8 @@ def test_paused_at_the_root_with_its_input_and_the_context(cells):
     assert "paused before" in out and "start" in out
     assert "Pending events" in out and "&#9654; next" in out
     assert "ada" in out
-    assert "'paused'" in out.splitlines()[-1]
+    assert "'paused'" in out.splitlines()[-2]  # the held node
+    assert out.splitlines()[-1] == "paused"  # and the status line says why nothing moves
 
 
 def test_step_runs_one_event_and_shows_the_next_pending_inputs(cells):
