@@ -12,7 +12,7 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
-from .harness import Spec, shape_module
+from .harness import Spec, options, shape_module
 
 IMPL_NAMES = {
     "notebook_flow": "notebook_flow (Flow.run)",
@@ -40,6 +40,17 @@ class Column:
     options: tuple[tuple[str, Any], ...] = ()
     #: returns why this column cannot be measured on this machine now (None: it can)
     unavailable: Optional[Callable[[], Optional[str]]] = None
+
+
+#: The columns of a workload every implementation can run: notebook_flow (trace on), its
+#: microflow-style front-end, the two peers and the bare-asyncio floor.
+EVERY_IMPLEMENTATION = (
+    Column("notebook_flow", "notebook_flow", options(trace=True)),
+    Column("nf process", "notebook_flow_process"),
+    Column("drive-flow", "drive_flow"),
+    Column("microflow", "microflow"),
+    Column("asyncio floor", "asyncio"),
+)
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from . import live_view
-from .harness import Case, import_static_module, options, write_static_module
-from .tables import PER_EVENT_US, Column, Ratio, Row, Table
+from .harness import Case, import_static_module, write_static_module
+from .tables import EVERY_IMPLEMENTATION, PER_EVENT_US, Ratio, Row, Table
 
 UNFIT: dict[str, str] = {}
 
@@ -106,13 +106,7 @@ def prepare(impl: str, n: int, trace: bool = True, view: bool = False) -> Case:
     )
 
 
-COLUMNS = (
-    Column("notebook_flow", "notebook_flow", options(trace=True)),
-    Column("nf process", "notebook_flow_process"),
-    Column("drive-flow", "drive_flow"),
-    Column("microflow", "microflow"),
-    Column("asyncio floor", "asyncio"),
-)
+COLUMNS = EVERY_IMPLEMENTATION
 
 
 def table(tiny: bool) -> Table:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .harness import Case, import_static_module, options, write_static_module
-from .tables import Column, Metric, Ratio, Row, Table
+from .harness import Case, import_static_module, write_static_module
+from .tables import EVERY_IMPLEMENTATION, Metric, Ratio, Row, Table
 
 SLEEP = 0.05
 
@@ -89,13 +89,7 @@ def prepare(impl: str, n: int, trace: bool = True) -> Case:
     return Case(run=run, expected=n * (n - 1) // 2, events=n, define_seconds=define_seconds)
 
 
-COLUMNS = (
-    Column("notebook_flow", "notebook_flow", options(trace=True)),
-    Column("nf process", "notebook_flow_process"),
-    Column("drive-flow", "drive_flow"),
-    Column("microflow", "microflow"),
-    Column("asyncio floor", "asyncio"),
-)
+COLUMNS = EVERY_IMPLEMENTATION
 
 
 def table(tiny: bool) -> Table:

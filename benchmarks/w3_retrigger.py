@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .harness import Case, options
-from .tables import PER_EVENT_US, Column, Ratio, Row, Table
+from .harness import Case
+from .tables import EVERY_IMPLEMENTATION, PER_EVENT_US, Ratio, Row, Table
 
 UNFIT: dict[str, str] = {}
 
@@ -86,13 +86,7 @@ def prepare(impl: str, n: int, trace: bool = True) -> Case:
     return _floor(n)
 
 
-COLUMNS = (
-    Column("notebook_flow", "notebook_flow", options(trace=True)),
-    Column("nf process", "notebook_flow_process"),
-    Column("drive-flow", "drive_flow"),
-    Column("microflow", "microflow"),
-    Column("asyncio floor", "asyncio"),
-)
+COLUMNS = EVERY_IMPLEMENTATION
 
 
 def table(tiny: bool) -> Table:

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import live_view
-from .harness import Case, options
-from .tables import EVENTS_PER_SECOND, Column, Ratio, Row, Table
+from .harness import Case
+from .tables import EVENTS_PER_SECOND, EVERY_IMPLEMENTATION, Ratio, Row, Table
 
 UNFIT = {"drive_flow": "n/a: drive-flow events cannot stream (async generators are refused)"}
 
@@ -108,13 +108,7 @@ def prepare(impl: str, n: int, trace: bool = True, view: bool = False) -> Case:
     return _floor(n)
 
 
-COLUMNS = (
-    Column("notebook_flow", "notebook_flow", options(trace=True)),
-    Column("nf process", "notebook_flow_process"),
-    Column("drive-flow", "drive_flow"),
-    Column("microflow", "microflow"),
-    Column("asyncio floor", "asyncio"),
-)
+COLUMNS = EVERY_IMPLEMENTATION
 
 
 def table(tiny: bool) -> Table:
