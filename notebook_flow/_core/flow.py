@@ -9,11 +9,12 @@ from ..errors import EventTypeError, FlowDefinitionError, UnknownEventError
 from .callables import StepCallable, check_step_callable
 from .event import RETRIGGER_TYPES, Event, EventGroup
 from .feed import RunFeed
-from .placed_run import PlacedRun, check_sendable
-from .placement import LOCAL, bind, check_executor, executor_of
-from .policy import Retry, check_timeout, make_policy, merge_policy
-from .run import ON_TIMEOUT, RunHandle
-from .scheduler import ON_ERROR, DriveScheduler
+from .placed_run import PlacedRun
+from .placement import bind, executor_of
+from .policy import Retry, make_policy, merge_policy
+from .run import RunHandle
+from .run_options import check_max_steps, check_run_options
+from .scheduler import DriveScheduler
 
 logger = logging.getLogger("notebook_flow")
 
@@ -39,7 +40,7 @@ class Flow:
     def __init__(
         self, name: str = "default", broker: Any = None, *, max_steps: Optional[int] = DEFAULT_MAX_STEPS
     ) -> None:
-        _check_max_steps(max_steps)
+        check_max_steps(max_steps)
         if not isinstance(name, str):
             raise EventTypeError(
                 f"a flow's name is a str shown in messages and views, got {type(name).__name__} "
@@ -323,23 +324,11 @@ class Flow:
                 f"{event!r} is not registered in flow {self.name!r}; register it with "
                 f"{self.name}.make_event(...) or run it on the flow that owns it"
             )
-        if max_async_events is not None and (
-            not isinstance(max_async_events, int) or max_async_events < 0
-        ):
-            raise FlowDefinitionError(
-                f"max_async_events must be a positive int (or None/0 for no cap), got "
-                f"{max_async_events!r}"
-            )
-        steps = self.max_steps if max_steps is _UNSET else max_steps
-        _check_max_steps(steps)
-        seconds = check_timeout(timeout, "the run's")
-        _check_choice("on_timeout", on_timeout, ON_TIMEOUT)
-        _check_choice("on_error", on_error, ON_ERROR)
-        place = check_executor(executor, "run(...)")
-        if place == LOCAL:
-            place = None
-        if place is not None or self._remote:
-            check_sendable(self, event, place)
+        steps, seconds, place = check_run_options(
+            self, event, max_async_events=max_async_events,
+            max_steps=self.max_steps if max_steps is _UNSET else max_steps,
+            timeout=timeout, on_timeout=on_timeout, on_error=on_error, executor=executor,
+        )
         feed = RunFeed(self, self.name, event.id, trace=trace)
         options: dict[str, Any] = dict(
             max_async_events=max_async_events, max_steps=steps, on_error=on_error
@@ -393,16 +382,3 @@ def _same_callable(a: StepCallable, b: StepCallable) -> bool:
         return True
     # Bound methods are made anew on each attribute access: compare function and instance.
     return a.owner is not None and a.owner is b.owner and a.code is b.code
-
-
-def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        options = " or ".join(repr(c) for c in choices)
-        raise FlowDefinitionError(f"{name} must be {options}, got {value!r}")
-
-
-def _check_max_steps(max_steps: Optional[int]) -> None:
-    if max_steps is not None and (not isinstance(max_steps, int) or max_steps < 1):
-        raise FlowDefinitionError(
-            f"max_steps must be a positive int, or None to disable the loop guard; got {max_steps!r}"
-        )

@@ -1,0 +1,58 @@
+"""Checking the options of one run before it is made (each wrong value: a clear error)."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from ..errors import FlowDefinitionError
+from .placed_run import check_sendable
+from .placement import LOCAL, check_executor
+from .policy import check_timeout
+from .run import ON_TIMEOUT
+from .scheduler import ON_ERROR
+
+__all__ = ["check_run_options", "check_max_steps"]
+
+
+def check_run_options(
+    flow: Any,
+    event: Any,
+    *,
+    max_async_events: Optional[int],
+    max_steps: Optional[int],
+    timeout: Optional[float],
+    on_timeout: str,
+    on_error: str,
+    executor: Any,
+) -> tuple[Optional[int], Optional[float], Any]:
+    """Check a run's options; return (max_steps, timeout seconds, executor or None)."""
+    if max_async_events is not None and (
+        not isinstance(max_async_events, int) or max_async_events < 0
+    ):
+        raise FlowDefinitionError(
+            f"max_async_events must be a positive int (or None/0 for no cap), got "
+            f"{max_async_events!r}"
+        )
+    check_max_steps(max_steps)
+    seconds = check_timeout(timeout, "the run's")
+    _check_choice("on_timeout", on_timeout, ON_TIMEOUT)
+    _check_choice("on_error", on_error, ON_ERROR)
+    place = check_executor(executor, "run(...)")
+    if place == LOCAL:
+        place = None
+    if place is not None or flow._remote:
+        check_sendable(flow, event, place)  # before anything runs
+    return max_steps, seconds, place
+
+
+def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        options = " or ".join(repr(c) for c in choices)
+        raise FlowDefinitionError(f"{name} must be {options}, got {value!r}")
+
+
+def check_max_steps(max_steps: Optional[int]) -> None:
+    if max_steps is not None and (not isinstance(max_steps, int) or max_steps < 1):
+        raise FlowDefinitionError(
+            f"max_steps must be a positive int, or None to disable the loop guard; got {max_steps!r}"
+        )
