@@ -36,7 +36,7 @@ def count_primes(lo: int, hi: int) -> int:
     return sum(1 for n in range(lo, hi) if is_prime(n))
 
 
-def fan_out(steps: int, numbers: int, executor) -> tuple[Flow, object]:  # noqa: ANN001
+def fan_out(steps: int, numbers: int, executor) -> tuple[Flow, object]:
     """start -> ``steps`` counting steps (on ``executor``, None = the thread pool) -> total."""
     flow = Flow("dask_fanout")
 
@@ -68,7 +68,7 @@ def fan_out(steps: int, numbers: int, executor) -> tuple[Flow, object]:  # noqa:
     return flow, (start, total)
 
 
-async def timed(flow: Flow, ends, repeat: int) -> tuple[list[float], int]:  # noqa: ANN001
+async def timed(flow: Flow, ends, repeat: int) -> tuple[list[float], int]:
     start, total = ends
     walls, answer = [], 0
     for _ in range(repeat):

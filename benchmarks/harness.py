@@ -19,9 +19,10 @@ import subprocess
 import sys
 import time
 import tracemalloc
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Optional
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 RESULT_PREFIX = "BENCH-RESULT "
@@ -118,7 +119,7 @@ def import_static_module(name: str) -> tuple[Any, float]:
 
 
 # -- measuring inside the child -----------------------------------------------------------------
-def _status_kb(field_name: str) -> Optional[int]:
+def _status_kb(field_name: str) -> int | None:
     try:
         text = Path("/proc/self/status").read_text()
     except OSError:
@@ -174,9 +175,9 @@ def measure(case: Case, mode: str) -> dict[str, Any]:
 class Outcome:
     """What one fresh-process measurement gave: a sample, or why there is none."""
 
-    sample: Optional[dict[str, Any]] = None
-    skipped: Optional[str] = None  # e.g. "skipped: > 60 s"
-    error: Optional[str] = None
+    sample: dict[str, Any] | None = None
+    skipped: str | None = None  # e.g. "skipped: > 60 s"
+    error: str | None = None
     wall: float = 0.0
 
 

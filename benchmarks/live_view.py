@@ -12,13 +12,13 @@ from __future__ import annotations
 import functools
 import importlib
 import time
-from typing import Any, Optional
+from typing import Any
 
 VIEW_MODULE = "notebook_flow.jupyter.view"
 
 
 @functools.lru_cache(maxsize=1)
-def unavailable_reason() -> Optional[str]:
+def unavailable_reason() -> str | None:
     """None when the live view can be built; else why not (shown in the table)."""
     try:
         module = importlib.import_module(VIEW_MODULE)

@@ -8,7 +8,7 @@ import os
 import platform
 import subprocess
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from .harness import REPO
 from .tables import Cell, Metric, TableResult, ratio
@@ -50,7 +50,7 @@ def _git_commit() -> str:
         return "unknown"
 
 
-def load_average() -> Optional[tuple[float, float, float]]:
+def load_average() -> tuple[float, float, float] | None:
     try:
         return os.getloadavg()
     except OSError:
@@ -59,7 +59,7 @@ def load_average() -> Optional[tuple[float, float, float]]:
 
 def machine() -> dict[str, Any]:
     return {
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "cpu": _cpu_model(),
         "cores": os.cpu_count(),
         "python": platform.python_version(),
@@ -71,7 +71,7 @@ def machine() -> dict[str, Any]:
 
 
 # -- formatting ---------------------------------------------------------------------------------
-def format_value(value: Optional[float], metric: Metric) -> str:
+def format_value(value: float | None, metric: Metric) -> str:
     if value is None:
         return "—"
     if metric.unit == "%":
@@ -79,7 +79,7 @@ def format_value(value: Optional[float], metric: Metric) -> str:
     return f"{value:,.{metric.digits}f}"
 
 
-def _shown(value: Optional[float], metric: Metric) -> Optional[float]:
+def _shown(value: float | None, metric: Metric) -> float | None:
     """``value``, or None when it shows as zero (a ratio to it would mean nothing)."""
     if value is None or abs(value) < 0.5 * 10 ** -metric.digits:
         return None

@@ -28,7 +28,7 @@ import tracemalloc
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from notebook_flow import Flow, Retry, abort_this, goto_events, progress  # noqa: E402
+from notebook_flow import Flow, Retry, abort_this, goto_events, progress
 
 
 def rss_mib() -> float:

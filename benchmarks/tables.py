@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import importlib.util
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any
 
 from .harness import Spec, options, shape_module
 
@@ -39,7 +40,7 @@ class Column:
     impl: str
     options: tuple[tuple[str, Any], ...] = ()
     #: returns why this column cannot be measured on this machine now (None: it can)
-    unavailable: Optional[Callable[[], Optional[str]]] = None
+    unavailable: Callable[[], str | None] | None = None
 
 
 #: The columns of a workload every implementation can run: notebook_flow (trace on), its
@@ -63,7 +64,7 @@ class Row:
     def spec(self, column: Column) -> Spec:
         return Spec(self.shape, column.impl, self.n, self.metric.mode, column.options)
 
-    def unfit(self, column: Column) -> Optional[str]:
+    def unfit(self, column: Column) -> str | None:
         """Why this cell is not measured (outside the implementation's model, or unavailable)."""
         reason = shape_module(self.shape).UNFIT.get(column.impl)
         if reason is None:
@@ -76,7 +77,7 @@ class Row:
 _PEER_MODULES = {"drive_flow": "drive_flow", "microflow": "microflow"}
 
 
-def peer_missing(impl: str) -> Optional[str]:
+def peer_missing(impl: str) -> str | None:
     """Why a peer library cannot be measured here (not installed), or None."""
     module = _PEER_MODULES.get(impl)
     if module is None or importlib.util.find_spec(module) is not None:
@@ -110,16 +111,16 @@ class Table:
 @dataclass
 class Cell:
     values: list[float] = field(default_factory=list)
-    note: Optional[str] = None  # unfit / skipped / error text when there is no value
+    note: str | None = None  # unfit / skipped / error text when there is no value
     wrong: bool = False  # some repeat gave a wrong answer
     setup: dict[str, float] = field(default_factory=dict)  # median untimed set-up seconds
 
     @property
-    def median(self) -> Optional[float]:
+    def median(self) -> float | None:
         return statistics.median(self.values) if self.values and not self.wrong else None
 
     @property
-    def spread(self) -> Optional[float]:
+    def spread(self) -> float | None:
         """Half the min-max range, relative to the median (a plain noise figure)."""
         med = self.median
         if med is None or len(self.values) < 2 or med == 0:
@@ -133,7 +134,7 @@ class Cell:
         }
 
 
-def ratio(kind: str, better: str, a: Optional[float], b: Optional[float]) -> Optional[float]:
+def ratio(kind: str, better: str, a: float | None, b: float | None) -> float | None:
     if a is None or b is None or a == 0 or b == 0:
         return None
     if kind == "raw":
@@ -170,6 +171,6 @@ class TableResult:
     table: Table
     cells: dict[tuple[str, str], Cell] = field(default_factory=dict)
 
-    def median(self, row_label: str, column_label: str) -> Optional[float]:
+    def median(self, row_label: str, column_label: str) -> float | None:
         cell = self.cells.get((row_label, column_label))
         return cell.median if cell is not None else None

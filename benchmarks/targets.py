@@ -6,7 +6,6 @@ Each target gives a figure and met / not met (None when a figure is missing, e.g
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 from .tables import TableResult
 
@@ -19,10 +18,10 @@ FLOOR = "asyncio floor"
 class Verdict:
     target: str
     figure: str
-    met: Optional[bool]
+    met: bool | None
 
 
-def _fmt(value: Optional[float], unit: str, digits: int = 2) -> str:
+def _fmt(value: float | None, unit: str, digits: int = 2) -> str:
     if value is None:
         return "—"
     return f"{value:,.{digits}f} {unit}".strip()

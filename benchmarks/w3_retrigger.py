@@ -14,7 +14,8 @@ UNFIT: dict[str, str] = {}
 
 def _drive_style(impl: str, n: int, trace: bool) -> Case:
     if impl == "notebook_flow":
-        from notebook_flow import Flow as Engine, goto_events
+        from notebook_flow import Flow as Engine
+        from notebook_flow import goto_events
     else:
         from drive_flow import EventEngineCls as Engine
         from drive_flow.dynamic import goto_events

@@ -57,14 +57,14 @@ from .events import (
 __version__ = "0.1.0"
 
 
-def load_ipython_extension(ipython):  # noqa: ANN001 - IPython's hook
+def load_ipython_extension(ipython):
     """``%load_ext notebook_flow`` registers the %flow / %%flow magics (loads IPython code now)."""
     from .jupyter.magic import load_ipython_extension as load
 
     load(ipython)
 
 
-def unload_ipython_extension(ipython):  # noqa: ANN001 - IPython's hook
+def unload_ipython_extension(ipython):
     from .jupyter.magic import unload_ipython_extension as unload
 
     unload(ipython)

@@ -23,7 +23,8 @@ import contextlib
 import logging
 import time
 import uuid
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 try:
     import cloudpickle
@@ -38,7 +39,13 @@ from ._core.event import SpecialReturn
 from ._core.pickling import find_unpicklable
 from ._core.placement import StepCall, StepExecutor, call_to_end
 from ._core.progress import current_step
-from .errors import EventTypeError, FlowDefinitionError, FlowRunError, UnpicklableError, UnpicklableStep
+from .errors import (
+    EventTypeError,
+    FlowDefinitionError,
+    FlowRunError,
+    UnpicklableError,
+    UnpicklableStep,
+)
 from .events import ReturnBehavior
 
 __all__ = ["DaskExecutor"]
@@ -77,7 +84,7 @@ class DaskExecutor(StepExecutor):
 
     def __init__(
         self,
-        address: Optional[str] = None,
+        address: str | None = None,
         *,
         n_workers: int = 2,
         threads_per_worker: int = 1,
@@ -100,10 +107,10 @@ class DaskExecutor(StepExecutor):
             n_workers=n_workers, threads_per_worker=threads_per_worker, processes=processes,
             **cluster_options,
         )
-        self.client: Optional[distributed.Client] = None
+        self.client: distributed.Client | None = None
         self.cluster: Any = None
-        self._loop: Optional[asyncio.AbstractEventLoop] = None
-        self._starting: Optional[asyncio.Task[distributed.Client]] = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._starting: asyncio.Task[distributed.Client] | None = None
         self._topic = f"notebook_flow-{uuid.uuid4().hex}"
         self._calls: dict[str, StepCall] = {}  # attempts under way, by task key
 
@@ -114,7 +121,7 @@ class DaskExecutor(StepExecutor):
 
     # -- the cluster ------------------------------------------------------------------------
     @property
-    def dashboard_link(self) -> Optional[str]:
+    def dashboard_link(self) -> str | None:
         """The link to Dask's dashboard of the cluster (None until the executor has started)."""
         if self.client is None:
             return None
@@ -183,7 +190,7 @@ class DaskExecutor(StepExecutor):
         if cluster is not None:
             await cluster.close()
 
-    async def __aenter__(self) -> "DaskExecutor":
+    async def __aenter__(self) -> DaskExecutor:
         await self.start()
         return self
 
@@ -295,7 +302,7 @@ class _WorkerReporter:
         self.topic = topic
         self.key = key
         self.sent_at = 0.0
-        self.held: Optional[list[Any]] = None
+        self.held: list[Any] | None = None
 
     def step_progress(
         self, step_id: int, event_id: str, step: str, description: str, fraction: Any

@@ -8,8 +8,9 @@ TypeError`` keeps working. Each message says what happened and what to do about 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Any
 
 __all__ = [
     "FlowError",
@@ -142,9 +143,9 @@ class StepFailures(ExceptionGroup, FlowRunError):  # type: ignore[misc]
         cls,
         message: str,
         failures: Sequence[FailedStep],
-        results: Optional[dict[str, Any]] = None,
-        count: Optional[int] = None,
-    ) -> "StepFailures":
+        results: dict[str, Any] | None = None,
+        count: int | None = None,
+    ) -> StepFailures:
         self = super().__new__(cls, message, [f.error for f in failures])
         self.failures = tuple(failures)
         self.results = dict(results or {})
@@ -155,8 +156,8 @@ class StepFailures(ExceptionGroup, FlowRunError):  # type: ignore[misc]
         self,
         message: str,
         failures: Sequence[FailedStep],
-        results: Optional[dict[str, Any]] = None,
-        count: Optional[int] = None,
+        results: dict[str, Any] | None = None,
+        count: int | None = None,
     ) -> None:
         super().__init__(message, [f.error for f in failures])
 

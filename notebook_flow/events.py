@@ -8,7 +8,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, ClassVar, Optional
+from typing import Any, ClassVar
 
 __all__ = [
     "ReturnBehavior",
@@ -58,13 +58,13 @@ class EventInput:
     ``results`` maps each member's id to its latest result, in the order the group lists them.
     """
 
-    group_name: Optional[str]
+    group_name: str | None
     results: dict[str, Any]
     behavior: ReturnBehavior = ReturnBehavior.DISPATCH
     task_id: str = field(default_factory=_next_task_id)
 
     @classmethod
-    def from_input(cls, input_data: dict[str, Any]) -> "EventInput":
+    def from_input(cls, input_data: dict[str, Any]) -> EventInput:
         """Wrap user data as the input of a root event (``group_name="user_input"``)."""
         return cls(group_name="user_input", results=input_data, behavior=ReturnBehavior.INPUT)
 
@@ -74,19 +74,19 @@ class WorkflowEvent:
     """A named event of a microflow-style workflow (also used for progress in any step)."""
 
     name: str
-    data: Optional[dict[str, Any]] = None
-    metadata: Optional[dict[str, Any]] = None
-    error: Optional[str] = None
+    data: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None
+    error: str | None = None
 
     @classmethod
     def progress(
         cls,
         step_name: str,
         description: str,
-        metadata: Optional[dict[str, Any]] = None,
+        metadata: dict[str, Any] | None = None,
         *,
-        fraction: Optional[float] = None,
-    ) -> "WorkflowEvent":
+        fraction: float | None = None,
+    ) -> WorkflowEvent:
         """A progress event: reported to the feed, the log and the view, never dispatched."""
         data: dict[str, Any] = {"step": step_name, "description": description}
         if fraction is not None:
@@ -141,7 +141,7 @@ class StepProgress(RunRecord):
     event_id: str
     step: str
     description: str
-    fraction: Optional[float]
+    fraction: float | None
 
 
 @dataclass(slots=True)

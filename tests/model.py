@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 ROOT_INPUT = ("root",)
 
@@ -59,7 +59,7 @@ class EventSpec:
 @dataclass(frozen=True)
 class FlowSpec:
     events: tuple[EventSpec, ...]  # event 0 is the root
-    cap: Optional[int] = None
+    cap: int | None = None
     on_error: str = "raise"
 
 
@@ -85,7 +85,7 @@ class Execution:
     ends_at: int
     behaviour: Behaviour
     end: str = ""  # "finished" | "aborted" | "goto" | "failed" | "cancelled"
-    error: Optional[tuple[str, str]] = None  # (exception type name, message)
+    error: tuple[str, str] | None = None  # (exception type name, message)
     retried: int = 0
 
 
@@ -93,7 +93,7 @@ class Execution:
 class Outcome:
     executions: list[Execution] = field(default_factory=list)  # in start order
     results: dict[int, Any] = field(default_factory=dict)
-    error: Optional[tuple[str, str]] = None  # the exception of a run with on_error="raise"
+    error: tuple[str, str] | None = None  # the exception of a run with on_error="raise"
     failures: list[tuple[int, tuple[str, str]]] = field(default_factory=list)  # "continue"
 
 
@@ -135,7 +135,7 @@ def simulate(spec: FlowSpec, limit: int = 300) -> Outcome:
                     continue
                 if group.retrigger == "all":
                     sent = last_sent.get((listener, g), [0] * len(group.members))
-                    if any(version[m] <= s for m, s in zip(group.members, sent)):
+                    if any(version[m] <= s for m, s in zip(group.members, sent, strict=False)):
                         continue
                     last_sent[(listener, g)] = [version[m] for m in group.members]
                 results = tuple((m, out.results[m]) for m in group.members)

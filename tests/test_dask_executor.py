@@ -14,6 +14,8 @@ import pytest
 
 distributed = pytest.importorskip("distributed")
 
+from reliability_checks import assert_no_task_left, assert_trace_closed, kinds  # noqa: E402
+
 from notebook_flow import (  # noqa: E402
     Flow,
     FlowRunError,
@@ -24,7 +26,6 @@ from notebook_flow import (  # noqa: E402
     goto_events,
 )
 from notebook_flow.dask import DaskExecutor  # noqa: E402
-from reliability_checks import assert_no_task_left, assert_trace_closed, kinds  # noqa: E402
 
 CELL = '''
 import os

@@ -3,8 +3,8 @@
 import asyncio
 
 import pytest
-
 from conftest import only_current_task
+
 from notebook_flow import Flow, FlowDefinitionError, WorkflowEvent, WorkflowManager
 from notebook_flow._core.debug import DebugSession
 

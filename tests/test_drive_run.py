@@ -4,8 +4,8 @@ import asyncio
 import time
 
 import pytest
-
 from conftest import only_current_task
+
 from notebook_flow import (
     EventInput,
     Flow,

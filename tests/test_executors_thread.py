@@ -9,6 +9,7 @@ import asyncio
 import threading
 
 import pytest
+from reliability_checks import assert_no_task_left, assert_trace_closed, kinds, run_expecting
 
 from notebook_flow import (
     Flow,
@@ -20,7 +21,6 @@ from notebook_flow import (
     goto_events,
     progress,
 )
-from reliability_checks import assert_no_task_left, assert_trace_closed, kinds, run_expecting
 
 HANG = 10  # seconds a thread may wait for its peers before the test counts it as a hang
 

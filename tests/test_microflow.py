@@ -221,7 +221,7 @@ def test_a_silent_pass_ends_the_workflow(body):
             yield WE.progress("s", "only progress")
 
     if body == "silent":
-        async def h(event, ctx):  # noqa: F811 - an async generator that yields nothing
+        async def h(event, ctx):
             calls.append(1)
             return
             yield

@@ -8,8 +8,9 @@ cases are tested with the magic.
 import asyncio
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -21,8 +22,8 @@ from notebook_flow import (
     FlowError,
     FlowRunError,
     MaxStepsExceeded,
-    ReturnBehavior,
     Retry,
+    ReturnBehavior,
     Trace,
     UnknownEventError,
     WorkflowEvent,

@@ -19,7 +19,6 @@ import os
 
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-
 from model import (
     ROOT_INPUT,
     Behaviour,
@@ -32,6 +31,8 @@ from model import (
     simulate,
     value_of,
 )
+from reliability_checks import assert_no_task_left, assert_trace_closed
+
 from notebook_flow import (
     EventInput,
     Flow,
@@ -43,7 +44,6 @@ from notebook_flow import (
     goto_events,
 )
 from notebook_flow.events import STEP_END_KINDS
-from reliability_checks import assert_no_task_left, assert_trace_closed
 
 for name, examples in {"quick": 200, "ci": 2000, "long": 20000}.items():
     settings.register_profile(

@@ -7,9 +7,9 @@ ends the run with one ``RunCancelled`` record whose ``reason`` the view and the 
 import asyncio
 
 import pytest
+from reliability_checks import assert_no_task_left, assert_trace_closed, kinds
 
 from notebook_flow import Flow, WorkflowEvent, WorkflowManager, goto_events
-from reliability_checks import assert_no_task_left, assert_trace_closed, kinds
 
 
 def sleepy_flow(started):

@@ -3,6 +3,7 @@
 import asyncio
 
 import pytest
+from reliability_checks import assert_no_task_left, assert_trace_closed, kinds, run_expecting
 
 from notebook_flow import (
     FailedStep,
@@ -15,10 +16,9 @@ from notebook_flow import (
     StepTimeout,
     goto_events,
 )
-from reliability_checks import assert_no_task_left, assert_trace_closed, kinds, run_expecting
 
 
-def diamond(bad_error=ValueError("bad input")):
+def diamond(bad_error: Exception | None = None):
     """start -> (good, bad, slow); good -> after_good; bad -> after_bad; (good, bad) -> join."""
     flow = Flow("diamond")
     ran = []
@@ -34,7 +34,7 @@ def diamond(bad_error=ValueError("bad input")):
 
     @flow.listen_group([start])
     async def bad(event, ctx):
-        raise bad_error
+        raise bad_error if bad_error is not None else ValueError("bad input")
 
     @flow.listen_group([start])
     async def slow(event, ctx):

@@ -6,9 +6,18 @@ Also: the trace and the log of a long run keep a bounded window with exact count
 import asyncio
 
 import pytest
-
-from notebook_flow import Flow, RunLog, Trace, WorkflowEvent, WorkflowManager, goto_events, observe_runs, progress
 from reliability_checks import assert_no_task_left, assert_trace_closed
+
+from notebook_flow import (
+    Flow,
+    RunLog,
+    Trace,
+    WorkflowEvent,
+    WorkflowManager,
+    goto_events,
+    observe_runs,
+    progress,
+)
 
 
 def counting_flow(name):
@@ -55,7 +64,7 @@ def test_concurrent_runs_of_one_flow_keep_their_own_results_ctx_and_trace():
         return handles, results
 
     handles, results = asyncio.run(main())
-    for i, (handle, result, ctx) in enumerate(zip(handles, results, ctxs)):
+    for i, (handle, result, ctx) in enumerate(zip(handles, results, ctxs, strict=False)):
         assert result[join.id] == f"run{i}-L+run{i}-R"
         assert sorted(ctx["seen"]) == ["join", "left", "right", "root"]
         trace = handle.trace
@@ -147,7 +156,7 @@ def test_concurrent_workflow_manager_runs_are_separate():
     finally:
         stop()
     assert out_p[-1].data["tag"] == "p" and out_q[-1].data["tag"] == "q"
-    for feed, tag in zip(feeds, "pq"):
+    for feed, tag in zip(feeds, "pq", strict=False):
         (prog,) = [r for r in feed.trace.records if r.kind == "step_progress"]
         assert prog.description == tag
         assert_trace_closed(feed.trace, "finished")

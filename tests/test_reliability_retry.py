@@ -4,6 +4,7 @@ import asyncio
 import logging
 
 import pytest
+from reliability_checks import assert_no_task_left, assert_trace_closed, kinds, run_expecting
 
 from notebook_flow import (
     Event,
@@ -16,7 +17,6 @@ from notebook_flow import (
     WorkflowManager,
     progress,
 )
-from reliability_checks import assert_no_task_left, assert_trace_closed, kinds, run_expecting
 
 FAST = dict(backoff=0)  # no waiting between attempts in unit tests
 

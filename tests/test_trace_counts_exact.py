@@ -14,7 +14,13 @@ except ImportError:  # before the reliability work
 
 from notebook_flow import Trace
 from notebook_flow.events import (
-    RunFinished, RunStarted, StepFailed, StepFinished, StepPending, StepProgress, StepRetried,
+    RunFinished,
+    RunStarted,
+    StepFailed,
+    StepFinished,
+    StepPending,
+    StepProgress,
+    StepRetried,
     StepStarted,
 )
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import functools
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import CodeType
-from typing import Any, Callable, Optional
+from typing import Any
 
 from ..errors import EventTypeError
 
@@ -27,7 +28,7 @@ class StepCallable:
     is_generator: bool
     module: str
     qualname: str
-    code: Optional[CodeType]
+    code: CodeType | None
     owner: Any  # the instance of a bound method, else None
     plain: bool = False  # a plain ``def`` (runs in a thread or on an executor, never on the loop)
 

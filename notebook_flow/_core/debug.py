@@ -8,7 +8,8 @@ task on the event loop; pausing awaits an ``asyncio.Event`` inside the gate.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Iterable, Optional, Union
+from collections.abc import Iterable
+from typing import Any
 
 from ..errors import EventTypeError, FlowDefinitionError, FlowRunError
 from ..events import RunRecord, WorkflowEvent
@@ -18,7 +19,7 @@ from .gate import Gate, PendingStep
 
 __all__ = ["DebugSession"]
 
-EventRef = Union[Event, str]
+EventRef = Event | str
 
 
 class DebugSession:
@@ -28,8 +29,8 @@ class DebugSession:
         self.source = source
         self.gate = gate
         self.ctx = ctx
-        self.feed: Optional[RunFeed] = None
-        self.task: Optional[asyncio.Task[Any]] = None
+        self.feed: RunFeed | None = None
+        self.task: asyncio.Task[Any] | None = None
         self.handle: Any = None  # the RunHandle of a Flow run
 
     # -- making one ------------------------------------------------------------------------
@@ -45,7 +46,7 @@ class DebugSession:
         paused: bool = True,
         break_on_error: bool = False,
         **run_options: Any,
-    ) -> "DebugSession":
+    ) -> DebugSession:
         """Start ``flow`` from ``event`` in the background, held by a gate (paused by default)."""
         gate = Gate(
             breakpoints=resolve_events(flow, breakpoints), paused=paused,
@@ -69,7 +70,7 @@ class DebugSession:
         breakpoints: Iterable[str] = (),
         paused: bool = True,
         break_on_error: bool = False,
-    ) -> "DebugSession":
+    ) -> DebugSession:
         """Run a WorkflowManager's ``process`` in the background, held by a gate."""
         gate = Gate(
             breakpoints=resolve_events(manager, breakpoints), paused=paused,
@@ -104,7 +105,7 @@ class DebugSession:
         return ([waiting] if waiting is not None else []) + rest
 
     @property
-    def waiting(self) -> Optional[PendingStep]:
+    def waiting(self) -> PendingStep | None:
         return self.gate.waiting
 
     @property
@@ -124,7 +125,7 @@ class DebugSession:
         return "running"
 
     # -- controls --------------------------------------------------------------------------
-    async def step(self) -> Optional[RunRecord]:
+    async def step(self) -> RunRecord | None:
         """Release one pending step and wait until it ends; returns its end record.
 
         Returns None when the run ended with no step left to release.
@@ -182,7 +183,7 @@ class DebugSession:
     def remove_breakpoint(self, event: EventRef) -> None:
         self.gate.breakpoints.difference_update(resolve_events(self.source, [event]))
 
-    def edit_input(self, step: Union[int, EventRef], new_input: Any) -> None:
+    def edit_input(self, step: int | EventRef, new_input: Any) -> None:
         """Give a pending step (by step id, or the first pending step of an event) a new input."""
         if not isinstance(step, int):
             (event_id,) = resolve_events(self.source, [step])

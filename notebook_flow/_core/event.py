@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable, Optional
+from typing import Any
 
 from ..errors import EventTypeError
 from ..events import ReturnBehavior, WorkflowEvent
@@ -23,7 +24,7 @@ class EventGroup:
 
     name: str
     events_hash: str
-    events: dict[str, "Event"]
+    events: dict[str, Event]
     retrigger_type: str = "all"
 
     def hash(self) -> str:
@@ -51,7 +52,7 @@ class Event:
         self.id = event_id
         self.parent_groups: dict[str, EventGroup] = {}
         self.meta: dict[str, Any] = {}
-        self.policy: Optional[StepPolicy] = None
+        self.policy: StepPolicy | None = None
         self._set_callable(step)
         self.repr_name = event_id
 
@@ -82,13 +83,13 @@ class Event:
         # it back to the registered event by id.
         return (_event_reference, (self.id, self.repr_name, self._step.module, self._step.qualname))
 
-    def __copy__(self) -> "Event":
+    def __copy__(self) -> Event:
         return self  # an event is a registry entry: a copy would be a stranger to its flow
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> "Event":
+    def __deepcopy__(self, memo: dict[int, Any]) -> Event:
         return self
 
-    def debug_string(self, exclude_events: Optional[Iterable[str]] = None) -> str:
+    def debug_string(self, exclude_events: Iterable[str] | None = None) -> str:
         """The tree of groups this event listens to, recursively; cycles end in ``<loop>``."""
         path = set(exclude_events or ()) | {self.id}
         return self.repr_name + "\n" + "\n".join(_format_parents(self, path, ""))

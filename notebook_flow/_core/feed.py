@@ -11,7 +11,8 @@ from __future__ import annotations
 import itertools
 import logging
 import time
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 from ..events import (
     RunCancelled,
@@ -39,10 +40,10 @@ _run_ids = itertools.count(1)
 _clock = time.perf_counter
 
 # Callables told about every new run (the notebook layer attaches live views through this).
-_run_observers: list[Callable[["RunFeed"], Any]] = []
+_run_observers: list[Callable[[RunFeed], Any]] = []
 
 
-def observe_runs(callback: Callable[["RunFeed"], Any]) -> Callable[[], None]:
+def observe_runs(callback: Callable[[RunFeed], Any]) -> Callable[[], None]:
     """Call ``callback(feed)`` for every run created from now on, before it starts.
 
     Returns a function that stops the observation.
@@ -70,8 +71,8 @@ class RunFeed:
         self.source = source
         self.flow_name = flow_name
         self.root = root
-        self.trace: Optional[Trace] = None
-        self.log: Optional[RunLog] = None
+        self.trace: Trace | None = None
+        self.log: RunLog | None = None
         self._subs: list[Subscriber] = []
         # The hot kinds (pending, started, finished, goto: three or four records per step) go to
         # ``_hot``, the subscribers other than the run log, which ignores them. When the trace is

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Optional, Sequence, Union
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from ..errors import EventTypeError, FlowDefinitionError, UnknownEventError
 from .callables import StepCallable, check_step_callable
@@ -38,7 +39,7 @@ class Flow:
     """
 
     def __init__(
-        self, name: str = "default", broker: Any = None, *, max_steps: Optional[int] = DEFAULT_MAX_STEPS
+        self, name: str = "default", broker: Any = None, *, max_steps: int | None = DEFAULT_MAX_STEPS
     ) -> None:
         check_max_steps(max_steps)
         if not isinstance(name, str):
@@ -53,7 +54,7 @@ class Flow:
         self._by_key: dict[str, list[Event]] = {}
         # member id -> its listeners, kept up to date as groups are declared, so a run never
         # pays to build it (None: rebuilt by the next run, after a redefinition or so)
-        self._index: Optional[dict[str, list[Listener]]] = {}
+        self._index: dict[str, list[Listener]] | None = {}
         self._remote: set[str] = set()  # events bound to an executor in another process
 
     def __repr__(self) -> str:
@@ -67,10 +68,10 @@ class Flow:
 
     def make_event(
         self,
-        func: Union[EventFunction, Event, None] = None,
+        func: EventFunction | Event | None = None,
         *,
-        retry: Optional[Retry] = None,
-        timeout: Optional[float] = None,
+        retry: Retry | None = None,
+        timeout: float | None = None,
         executor: Any = None,
     ) -> Any:
         """Register a function as an event; usable as a decorator.
@@ -96,7 +97,7 @@ class Flow:
             return lambda target: self._make(target, policy)
         return self._make(func, policy)
 
-    def _make(self, func: Union[EventFunction, Event], policy: Any) -> Event:
+    def _make(self, func: EventFunction | Event, policy: Any) -> Event:
         if isinstance(func, Event):
             self._register(func)
         else:
@@ -146,13 +147,13 @@ class Flow:
     def listen_group(
         self,
         group_markers: Sequence[Event],
-        group_name: Optional[str] = None,
+        group_name: str | None = None,
         retrigger_type: str = "all",
         *,
-        retry: Optional[Retry] = None,
-        timeout: Optional[float] = None,
+        retry: Retry | None = None,
+        timeout: float | None = None,
         executor: Any = None,
-    ) -> Callable[[Union[EventFunction, Event]], Event]:
+    ) -> Callable[[EventFunction | Event], Event]:
         """Decorator: the decorated event runs when every event of ``group_markers`` has a result.
 
         Args:
@@ -174,7 +175,7 @@ class Flow:
         members = self._check_markers(group_markers)
         policy = make_policy(retry, timeout, "listen_group(...)", executor)
 
-        def decorator(func: Union[EventFunction, Event]) -> Event:
+        def decorator(func: EventFunction | Event) -> Event:
             event = self._make(func, policy)
             if self._events.get(event.id) is not event:
                 raise FlowDefinitionError(
@@ -222,7 +223,7 @@ class Flow:
         return members
 
     def _add_group(
-        self, event: Event, members: dict[str, Event], group_name: Optional[str], retrigger_type: str
+        self, event: Event, members: dict[str, Event], group_name: str | None, retrigger_type: str
     ) -> None:
         group_hash = ":".join(members)
         existing = event.parent_groups.get(group_hash)
@@ -259,7 +260,7 @@ class Flow:
         self._remote.clear()
         self._index = {}
 
-    def get_event_from_id(self, event_id: str) -> Optional[Event]:
+    def get_event_from_id(self, event_id: str) -> Event | None:
         return self._events.get(event_id)
 
     def _listeners_of(self, event_id: str) -> list[Listener]:
@@ -283,11 +284,11 @@ class Flow:
         event: Event,
         event_input: Any = None,
         global_ctx: Any = None,
-        max_async_events: Optional[int] = None,
+        max_async_events: int | None = None,
         *,
-        max_steps: Optional[int] = _UNSET,
-        trace: Union[bool, int] = True,
-        timeout: Optional[float] = None,
+        max_steps: int | None = _UNSET,
+        trace: bool | int = True,
+        timeout: float | None = None,
         on_timeout: str = "raise",
         on_error: str = "raise",
         executor: Any = None,
@@ -347,10 +348,10 @@ class Flow:
         event: Event,
         event_input: Any = None,
         global_ctx: Any = None,
-        max_async_events: Optional[int] = None,
+        max_async_events: int | None = None,
         *,
-        max_steps: Optional[int] = _UNSET,
-        timeout: Optional[float] = None,
+        max_steps: int | None = _UNSET,
+        timeout: float | None = None,
         on_timeout: str = "raise",
         on_error: str = "raise",
         executor: Any = None,

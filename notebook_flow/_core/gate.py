@@ -11,8 +11,9 @@ step is released.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Optional
+from typing import Any
 
 from ..events import RUN_END_KINDS, STEP_END_KINDS, RunRecord
 
@@ -48,7 +49,7 @@ class Gate:
         self.paused = paused
         self.break_on_error = break_on_error
         self.pending: dict[int, PendingStep] = {}  # queued and not started, in queue order
-        self.waiting: Optional[PendingStep] = None  # the step held at the gate right now
+        self.waiting: PendingStep | None = None  # the step held at the gate right now
         self.running: dict[int, str] = {}  # started and not ended
         self.released: list[PendingStep] = []  # in release order
         self.ended: dict[int, RunRecord] = {}  # end record of each released step
@@ -56,9 +57,9 @@ class Gate:
         self.reason = "start" if paused else ""
         self._passes = 0  # steps allowed through while paused
         self._edits: dict[int, Any] = {}
-        self._wake: Optional[asyncio.Event] = None
+        self._wake: asyncio.Event | None = None
         self._change_waiters: list[asyncio.Future[None]] = []
-        self._listeners: list[Callable[["Gate"], Any]] = []
+        self._listeners: list[Callable[[Gate], Any]] = []
 
     # -- the engine side -----------------------------------------------------------------
     async def admit(self, step_id: int, event_id: str, event_input: Any) -> Any:
@@ -139,12 +140,12 @@ class Gate:
             self.waiting.input = new_input
         self._notify()
 
-    def add_listener(self, callback: Callable[["Gate"], Any]) -> Callable[[], None]:
+    def add_listener(self, callback: Callable[[Gate], Any]) -> Callable[[], None]:
         """Call ``callback(gate)`` whenever the gate's state changes (for a UI)."""
         self._listeners.append(callback)
         return lambda: self._listeners.remove(callback) if callback in self._listeners else None
 
-    def next_change(self) -> "asyncio.Future[None]":
+    def next_change(self) -> asyncio.Future[None]:
         """A future resolved at the gate's next change (made now, so no change is missed)."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._change_waiters.append(future)

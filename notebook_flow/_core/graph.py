@@ -18,8 +18,9 @@ import inspect
 import textwrap
 import types
 import weakref
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Literal, Optional, TypeVar
+from typing import Any, Literal, TypeVar
 
 T = TypeVar("T")
 
@@ -77,7 +78,7 @@ class FlowGraph:
     @classmethod
     def of(
         cls, source: Any, *, runtime_edges: Iterable[tuple[str, str, str]] = ()
-    ) -> "FlowGraph":
+    ) -> FlowGraph:
         """The graph of a ``Flow`` or ``WorkflowManager``, plus edges seen at runtime.
 
         Args:
@@ -97,13 +98,13 @@ class FlowGraph:
             )
         return graph.with_edges(runtime_edges)
 
-    def node(self, node_id: str) -> Optional[GraphNode]:
+    def node(self, node_id: str) -> GraphNode | None:
         for node in self.nodes:
             if node.id == node_id:
                 return node
         return None
 
-    def with_edges(self, extra: Iterable[tuple[str, str, str]]) -> "FlowGraph":
+    def with_edges(self, extra: Iterable[tuple[str, str, str]]) -> FlowGraph:
         """This graph plus the given undeclared edges (and their nodes, for emitted names)."""
         known = {(e.source, e.target, e.kind) for e in self.edges}
         node_ids = {n.id for n in self.nodes}
@@ -122,7 +123,7 @@ class FlowGraph:
             return self
         return FlowGraph(self.style, self.name, tuple(nodes), self.joins, tuple(edges))
 
-    def with_nodes(self, node_ids: Iterable[str]) -> "FlowGraph":
+    def with_nodes(self, node_ids: Iterable[str]) -> FlowGraph:
         """This graph plus bare nodes for ids a run reached that the definitions did not show."""
         known = {n.id for n in self.nodes}
         extra = [GraphNode(i, i) for i in dict.fromkeys(node_ids) if i not in known]
@@ -254,7 +255,7 @@ def _handler_name(handler: Any) -> str:
 # -- reading steps' source -------------------------------------------------------------------
 
 
-def _innermost_function(obj: Any) -> Optional[types.FunctionType]:
+def _innermost_function(obj: Any) -> types.FunctionType | None:
     """The plain function behind a step (through partials, bound methods, callable objects)."""
     for _ in range(8):
         if isinstance(obj, functools.partial):
@@ -264,7 +265,7 @@ def _innermost_function(obj: Any) -> Optional[types.FunctionType]:
         elif isinstance(obj, types.FunctionType):
             return inspect.unwrap(obj) if hasattr(obj, "__wrapped__") else obj
         elif callable(obj) and not isinstance(obj, type):
-            obj = getattr(type(obj), "__call__", None)
+            obj = getattr(type(obj), "__call__", None)  # noqa: B004 (the class attribute, not callable())
         else:
             return None
     return None
@@ -277,7 +278,7 @@ def _memo_by_code(reader: Callable[[types.CodeType], T]) -> Callable[[types.Code
     every source again on each run of a flow larger than the cache); the parsed trees themselves
     are not kept.
     """
-    found: "weakref.WeakKeyDictionary[types.CodeType, T]" = weakref.WeakKeyDictionary()
+    found: weakref.WeakKeyDictionary[types.CodeType, T] = weakref.WeakKeyDictionary()
 
     @functools.wraps(reader)
     def read(code: types.CodeType) -> T:
@@ -291,7 +292,7 @@ def _memo_by_code(reader: Callable[[types.CodeType], T]) -> Callable[[types.Code
 
 
 @functools.lru_cache(maxsize=64)
-def _function_tree(code: types.CodeType) -> Optional[ast.AST]:
+def _function_tree(code: types.CodeType) -> ast.AST | None:
     """The parsed source of a step's code (None when the source cannot be read, e.g. exec)."""
     try:
         source = inspect.getsource(code)
@@ -363,7 +364,7 @@ def _dotted(node: ast.expr) -> tuple[str, ...]:
 
 def _namespace(func: types.FunctionType) -> dict[str, Any]:
     namespace = dict(func.__globals__)
-    for name, cell in zip(func.__code__.co_freevars, func.__closure__ or ()):
+    for name, cell in zip(func.__code__.co_freevars, func.__closure__ or (), strict=False):
         try:
             namespace[name] = cell.cell_contents
         except ValueError:  # an empty cell: the variable is not bound yet

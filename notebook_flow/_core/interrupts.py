@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Callable, Optional
+from collections.abc import Callable
 
 INTERVAL = 0.1  # seconds: an interrupt feels immediate, and ten wake-ups a second cost nothing
 
@@ -27,7 +27,7 @@ class _Heartbeat:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.users = 0
-        self.handle: Optional[asyncio.TimerHandle] = None
+        self.handle: asyncio.TimerHandle | None = None
 
     def beat(self) -> None:
         self.handle = self.loop.call_later(INTERVAL, self.beat) if self.users else None

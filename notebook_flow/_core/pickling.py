@@ -11,7 +11,8 @@ from __future__ import annotations
 import functools
 import inspect
 import types
-from typing import Any, Callable, Iterator, Optional
+from collections.abc import Callable, Iterator
+from typing import Any
 
 Dumps = Callable[[Any], Any]
 
@@ -19,7 +20,7 @@ _MAX_DEPTH = 6
 _MAX_PARTS = 200  # parts looked at per level: a huge list is not searched item by item
 
 
-def find_unpicklable(value: Any, dumps: Dumps, where: str) -> Optional[tuple[str, Any]]:
+def find_unpicklable(value: Any, dumps: Dumps, where: str) -> tuple[str, Any] | None:
     """``(where the failure is, the value there)``, or None if ``value`` pickles.
 
     ``where`` names ``value`` itself (e.g. "count_primes" or "the input"); the path grows from it,
@@ -83,7 +84,7 @@ def _parts(value: Any) -> Iterator[tuple[str, Any]]:
 
 def _function_parts(func: types.FunctionType) -> Iterator[tuple[str, Any]]:
     code = func.__code__
-    for name, cell in zip(code.co_freevars, func.__closure__ or ()):
+    for name, cell in zip(code.co_freevars, func.__closure__ or (), strict=False):
         try:
             yield f"closure variable `{name}`", cell.cell_contents
         except ValueError:  # an empty cell

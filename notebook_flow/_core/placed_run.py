@@ -9,7 +9,7 @@ refused before anything runs.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 from .graph import FlowGraph
 from .placement import StepExecutor, executor_of, shim
@@ -25,7 +25,7 @@ class _RunView:
 
     __slots__ = ("id", "repr_name", "func_inst", "is_generator", "policy", "step")
 
-    def __init__(self, event: "Event", executor: StepExecutor) -> None:
+    def __init__(self, event: Event, executor: StepExecutor) -> None:
         step = event._step
         self.id = event.id
         self.repr_name = event.repr_name
@@ -49,7 +49,7 @@ class PlacedRun(DriveScheduler):
     def enqueue(self, event: Any, event_input: Any) -> None:
         super().enqueue(self._placed(event), event_input)
 
-    def _placed(self, event: "Event") -> Any:
+    def _placed(self, event: Event) -> Any:
         if not has_own_place(event):
             view = self._views.get(event.id)
             if view is None or view.step is not event._step:  # new, or redefined mid-run
@@ -58,20 +58,20 @@ class PlacedRun(DriveScheduler):
         return event
 
 
-def has_own_place(event: "Event") -> bool:
+def has_own_place(event: Event) -> bool:
     """Whether the event's options say where it runs (then a run's executor leaves it alone)."""
     policy = event.policy
     return policy is not None and policy.executor is not None
 
 
-def place_of(event: "Event", run_executor: Optional[StepExecutor]) -> Optional[StepExecutor]:
+def place_of(event: Event, run_executor: StepExecutor | None) -> StepExecutor | None:
     """The executor an event's steps run on in a run with ``run_executor`` (None: the loop)."""
     if run_executor is not None and not has_own_place(event):
         return run_executor
     return executor_of(event)
 
 
-def check_sendable(flow: "Flow", root: "Event", run_executor: Optional[StepExecutor]) -> None:
+def check_sendable(flow: Flow, root: Event, run_executor: StepExecutor | None) -> None:
     """Pickle every step the run may reach that runs in another process; raise if one can't go.
 
     A step is reachable along the flow's listen groups and the ``goto_events`` targets its
@@ -84,7 +84,7 @@ def check_sendable(flow: "Flow", root: "Event", run_executor: Optional[StepExecu
             executor.check_step(event.id, event._step.func)
 
 
-def _reachable(flow: "Flow", root: "Event") -> list["Event"]:
+def _reachable(flow: Flow, root: Event) -> list[Event]:
     graph = FlowGraph.of(flow)
     after: dict[str, list[str]] = {}
     for edge in graph.edges:

@@ -22,7 +22,8 @@ import contextvars
 import functools
 import inspect
 import time
-from typing import TYPE_CHECKING, Any, Callable, Final, Optional
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final
 
 from ..errors import EventTypeError, FlowDefinitionError
 from ..events import StepPlaced, WorkflowEvent
@@ -57,7 +58,7 @@ class StepCall:
 
     def __init__(
         self, event_id: str, name: str, func: Callable[..., Any], kind: str, event_input: Any,
-        ctx: Any, feed: Optional["RunFeed"], step_id: int,
+        ctx: Any, feed: RunFeed | None, step_id: int,
     ) -> None:
         self.event_id = event_id
         self.name = name
@@ -68,7 +69,7 @@ class StepCall:
         self.feed = feed
         self.step_id = step_id
         self.closed = False  # the attempt has ended: late progress or placement is stale
-        self._placed: Optional[str] = None
+        self._placed: str | None = None
 
     @property
     def source(self) -> Any:
@@ -87,7 +88,7 @@ class StepCall:
             )
         )
 
-    def progress(self, step: str, description: str, fraction: Optional[float]) -> None:
+    def progress(self, step: str, description: str, fraction: float | None) -> None:
         """Publish progress the step reported where it runs (call on the loop)."""
         if self.closed or self.feed is None:
             return
@@ -114,7 +115,7 @@ class StepExecutor:
         """Raise ``UnpicklableStep`` if ``func`` cannot be sent where this executor runs it."""
 
     @property
-    def dashboard_link(self) -> Optional[str]:
+    def dashboard_link(self) -> str | None:
         """A link to the executor's own dashboard, if it has one."""
         return None
 
@@ -134,7 +135,7 @@ class ThreadExecutor(StepExecutor):
 
     name = "thread"
 
-    def __init__(self, max_workers: Optional[int] = None) -> None:
+    def __init__(self, max_workers: int | None = None) -> None:
         if max_workers is not None and (
             not isinstance(max_workers, int) or isinstance(max_workers, bool) or max_workers < 1
         ):
@@ -143,7 +144,7 @@ class ThreadExecutor(StepExecutor):
                 f"Python's default), got {max_workers!r}"
             )
         self.max_workers = max_workers
-        self._pool: Optional[concurrent.futures.ThreadPoolExecutor] = None
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
 
     def __repr__(self) -> str:
         return f"ThreadExecutor(max_workers={self.max_workers!r})"
@@ -234,7 +235,7 @@ def check_executor(value: Any, what: str) -> Any:
     )
 
 
-def bind(event: "Event") -> None:
+def bind(event: Event) -> None:
     """Make ``event.func_inst`` run the step where its options say (call after each change)."""
     step = event._step
     policy = event.policy
@@ -269,7 +270,7 @@ def shim(
     return placed
 
 
-def executor_of(event: Any) -> Optional[StepExecutor]:
+def executor_of(event: Any) -> StepExecutor | None:
     """The executor an event's ``func_inst`` hands its steps to, None on the loop."""
     return getattr(event.func_inst, "executor", None)
 
@@ -283,5 +284,5 @@ def _innermost(func: Any) -> Any:
         elif inspect.isfunction(func):
             return func
         else:
-            func = getattr(type(func), "__call__", None)
+            func = getattr(type(func), "__call__", None)  # noqa: B004 (the class attribute, not callable())
     return func

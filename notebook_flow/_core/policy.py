@@ -12,8 +12,9 @@ import asyncio
 import math
 import random
 import time
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, AsyncGenerator, Awaitable, Callable, Optional, Union
+from typing import TYPE_CHECKING, Any
 
 from ..errors import EventTypeError, FlowDefinitionError, StepTimeout
 from .placement import check_executor
@@ -21,7 +22,7 @@ from .placement import check_executor
 if TYPE_CHECKING:
     from .feed import RunFeed
 
-ExceptionTypes = Union[type[BaseException], tuple[type[BaseException], ...]]
+ExceptionTypes = type[BaseException] | tuple[type[BaseException], ...]
 
 
 def _is_number(value: Any) -> bool:
@@ -51,7 +52,7 @@ class Retry:
     attempts: int = 3
     backoff: float = 0.1
     multiplier: float = 2.0
-    max_backoff: Optional[float] = None
+    max_backoff: float | None = None
     on: ExceptionTypes = (Exception,)
     jitter: float = 0.0
     _on: tuple[type[BaseException], ...] = field(init=False, repr=False, compare=False)
@@ -131,12 +132,12 @@ class StepPolicy:
     :class:`~notebook_flow.StepExecutor`.
     """
 
-    retry: Optional[Retry] = None
-    timeout: Optional[float] = None
+    retry: Retry | None = None
+    timeout: float | None = None
     executor: Any = None
 
 
-def check_timeout(timeout: Any, what: str) -> Optional[float]:
+def check_timeout(timeout: Any, what: str) -> float | None:
     """``timeout`` as float seconds (None stays None); raise a clear error if it is not one."""
     if timeout is None:
         return None
@@ -152,7 +153,7 @@ def check_timeout(timeout: Any, what: str) -> Optional[float]:
     return float(timeout) if math.isfinite(timeout) else None
 
 
-def make_policy(retry: Any, timeout: Any, what: str, executor: Any = None) -> Optional[StepPolicy]:
+def make_policy(retry: Any, timeout: Any, what: str, executor: Any = None) -> StepPolicy | None:
     """Check the keyword options of a step; None when it has none (the fast path)."""
     if retry is not None and not isinstance(retry, Retry):
         hint = f"retry=Retry(attempts={retry})" if _is_number(retry) else "retry=Retry(attempts=3)"
@@ -168,8 +169,8 @@ def make_policy(retry: Any, timeout: Any, what: str, executor: Any = None) -> Op
 
 
 def merge_policy(
-    old: Optional[StepPolicy], new: Optional[StepPolicy], what: str
-) -> Optional[StepPolicy]:
+    old: StepPolicy | None, new: StepPolicy | None, what: str
+) -> StepPolicy | None:
     """Add the options of ``new`` to ``old``; one option given twice with two values is an error."""
     if new is None:
         return old
@@ -192,7 +193,7 @@ def merge_policy(
 async def run_with_policy(
     policy: StepPolicy,
     attempt_once: Callable[[], Awaitable[Any]],
-    feed: "RunFeed",
+    feed: RunFeed,
     step_id: int,
     event_id: str,
 ) -> Any:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 from ..errors import FlowDefinitionError, FlowRunError
 
@@ -11,12 +11,12 @@ if TYPE_CHECKING:
     from .feed import RunFeed
 
 # (feed, step_id, event_id) of the step running in this task, set by the engine around each step.
-current_step: ContextVar[Optional[tuple["RunFeed", int, str]]] = ContextVar(
+current_step: ContextVar[tuple[RunFeed, int, str] | None] = ContextVar(
     "notebook_flow_current_step", default=None
 )
 
 
-def progress(step: str, description: str = "", fraction: Optional[float] = None) -> None:
+def progress(step: str, description: str = "", fraction: float | None = None) -> None:
     """Report progress of the running step: it reaches the run's feed, log and live view.
 
     Args:
@@ -44,7 +44,7 @@ def progress(step: str, description: str = "", fraction: Optional[float] = None)
         sink.append((step, description, fraction))
 
 
-def progress_from_event(feed: "RunFeed", step_id: int, event_id: str, data: Any) -> None:
+def progress_from_event(feed: RunFeed, step_id: int, event_id: str, data: Any) -> None:
     """Publish a yielded ``WorkflowEvent.progress(...)`` as a progress record."""
     data = data if isinstance(data, dict) else {}
     feed.step_progress(

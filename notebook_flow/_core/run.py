@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from typing import Any, AsyncIterator, Callable, Coroutine, Generator, Optional
+from collections.abc import AsyncIterator, Callable, Coroutine, Generator
+from typing import Any
 
 from ..errors import FailedStep, FlowRunError, RunTimeout
 from ..events import RUN_END_KINDS, RunRecord
@@ -39,7 +40,7 @@ class RunHandle:
         feed: RunFeed,
         body: RunBody,
         *,
-        timeout: Optional[float] = None,
+        timeout: float | None = None,
         on_timeout: str = "raise",
         state: Any = None,
     ) -> None:
@@ -48,11 +49,11 @@ class RunHandle:
         self._timeout = timeout
         self._on_timeout = on_timeout
         self._state = state  # the scheduler: its results so far, its failures
-        self._task: Optional[asyncio.Future[Any]] = None
-        self._cancel_reason: Optional[str] = None
+        self._task: asyncio.Future[Any] | None = None
+        self._cancel_reason: str | None = None
         self.status = "created"
         self.result: Any = None
-        self.error: Optional[BaseException] = None
+        self.error: BaseException | None = None
         self.timed_out = False
 
     def __repr__(self) -> str:
@@ -67,7 +68,7 @@ class RunHandle:
         return self.feed.flow_name
 
     @property
-    def trace(self) -> Optional[Trace]:
+    def trace(self) -> Trace | None:
         return self.feed.trace
 
     @property
@@ -78,7 +79,7 @@ class RunHandle:
         """Call ``subscriber(record)`` for each record from now on; returns an unsubscribe."""
         return self.feed.subscribe(subscriber)
 
-    def start(self) -> "RunHandle":
+    def start(self) -> RunHandle:
         """Start the run as a task on the running event loop (no-op if already started)."""
         if self._task is None:
             try:
@@ -170,7 +171,7 @@ class RunHandle:
     def done(self) -> bool:
         return self._task is not None and self._task.done()
 
-    def cancel(self, msg: Optional[str] = None) -> bool:
+    def cancel(self, msg: str | None = None) -> bool:
         """Cancel the run: every running step is cancelled and the trace closes each of them.
 
         ``msg`` becomes the ``reason`` of the run's ``RunCancelled`` record (the Stop button
@@ -196,8 +197,8 @@ class RunHandle:
 
     async def _iterate(self) -> AsyncIterator[RunRecord]:
         buffer: deque[RunRecord] = deque()
-        waiter: list[Optional[asyncio.Future[None]]] = [None]
-        stop_waking: list[Optional[Callable[[], None]]] = [None]
+        waiter: list[asyncio.Future[None] | None] = [None]
+        stop_waking: list[Callable[[], None] | None] = [None]
 
         def wake(*_: Any) -> None:
             fut = waiter[0]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from ..errors import FlowDefinitionError
 from .placed_run import check_sendable
@@ -18,13 +18,13 @@ def check_run_options(
     flow: Any,
     event: Any,
     *,
-    max_async_events: Optional[int],
-    max_steps: Optional[int],
-    timeout: Optional[float],
+    max_async_events: int | None,
+    max_steps: int | None,
+    timeout: float | None,
     on_timeout: str,
     on_error: str,
     executor: Any,
-) -> tuple[Optional[int], Optional[float], Any]:
+) -> tuple[int | None, float | None, Any]:
     """Check a run's options; return (max_steps, timeout seconds, executor or None)."""
     if max_async_events is not None and (
         not isinstance(max_async_events, int) or max_async_events < 0
@@ -51,7 +51,7 @@ def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
         raise FlowDefinitionError(f"{name} must be {options}, got {value!r}")
 
 
-def check_max_steps(max_steps: Optional[int]) -> None:
+def check_max_steps(max_steps: int | None) -> None:
     if max_steps is not None and (not isinstance(max_steps, int) or max_steps < 1):
         raise FlowDefinitionError(
             f"max_steps must be a positive int, or None to disable the loop guard; got {max_steps!r}"

@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 import traceback
 from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Optional
+from typing import Any
 
 from ..errors import FlowDefinitionError
 from ..events import RunRecord
@@ -34,9 +35,9 @@ class LogEntry:
     t: float  # seconds since the run started
     level: str  # "info", "warning" or "error"
     kind: str  # the kind of the record it describes
-    event_id: Optional[str]
+    event_id: str | None
     message: str
-    traceback: Optional[str] = None
+    traceback: str | None = None
 
 
 def _traceback_text(error: BaseException) -> str:

@@ -15,9 +15,10 @@ from __future__ import annotations
 import asyncio
 import contextvars
 from collections import deque
+from collections.abc import Sequence
 from functools import partial
 from types import CoroutineType
-from typing import TYPE_CHECKING, Any, Optional, Sequence
+from typing import TYPE_CHECKING, Any
 
 from ..errors import (
     EventTypeError,
@@ -73,14 +74,14 @@ class _GroupState:
 class DriveScheduler:
     def __init__(
         self,
-        flow: "Flow",
-        feed: "RunFeed",
+        flow: Flow,
+        feed: RunFeed,
         root: Event,
         root_input: Any,
         global_ctx: Any,
         *,
-        max_async_events: Optional[int],
-        max_steps: Optional[int],
+        max_async_events: int | None,
+        max_steps: int | None,
         on_error: str = "raise",
     ) -> None:
         self.flow = flow
@@ -94,7 +95,7 @@ class DriveScheduler:
         self.ready: deque[tuple[Event, Any, int]] = deque()
         self.running: set[asyncio.Task[None]] = set()
         self.finished: deque[asyncio.Task[None]] = deque()
-        self.wakeup: Optional[asyncio.Future[None]] = None
+        self.wakeup: asyncio.Future[None] | None = None
         self.executed = 0
         self.counts: dict[str, int] = {}
         self.root = (root, root_input)
@@ -185,7 +186,7 @@ class DriveScheduler:
         if wakeup is not None and not wakeup.done():
             wakeup.set_result(None)
 
-    async def _cancel_running(self) -> Optional[BaseException]:
+    async def _cancel_running(self) -> BaseException | None:
         """Cancel every running step and wait until each has ended: no task outlives the run.
 
         Returns a KeyboardInterrupt/SystemExit one of them ended with, if any.

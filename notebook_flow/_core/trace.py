@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import reprlib
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import fields
-from typing import Any, Iterator
+from typing import Any
 
 from ..errors import FlowDefinitionError, StepTimeout
-from ..events import STEP_END_KINDS, RUN_END_KINDS, RunRecord
+from ..events import RUN_END_KINDS, STEP_END_KINDS, RunRecord
 
 _short = reprlib.Repr()
 _short.maxstring = 120
@@ -57,7 +58,7 @@ class _Tally:
         self.status = "created"
         self.start_time: float | None = None
 
-    def copy(self) -> "_Tally":
+    def copy(self) -> _Tally:
         other = _Tally()
         other.counts = dict(self.counts)
         for event_id, stats in self.events.items():

@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import aclosing
-from typing import Any, AsyncGenerator, AsyncIterator, Callable, Optional
+from typing import Any
 
-from ..errors import EventTypeError, FlowDefinitionError, MaxStepsExceeded
-from ..events import WorkflowEvent
 from .._core.callables import StepCallable, check_step_callable
 from .._core.feed import RunFeed
 from .._core.flow import DEFAULT_MAX_STEPS
 from .._core.interrupts import keep_awake_for_signals
 from .._core.policy import Retry, StepPolicy, make_policy, within_budget
 from .._core.progress import current_step, progress_from_event
+from ..errors import EventTypeError, FlowDefinitionError, MaxStepsExceeded
+from ..events import WorkflowEvent
 
 EventHandler = Callable[[WorkflowEvent, Any], AsyncIterator[WorkflowEvent]]
 _ARGS = "(event, ctx)"
@@ -37,7 +38,7 @@ class WorkflowManager:
     """
 
     def __init__(
-        self, ctx: Any = None, *, max_steps: Optional[int] = DEFAULT_MAX_STEPS, name: str = "workflow"
+        self, ctx: Any = None, *, max_steps: int | None = DEFAULT_MAX_STEPS, name: str = "workflow"
     ) -> None:
         if max_steps is not None and (not isinstance(max_steps, int) or max_steps < 1):
             raise FlowDefinitionError(
@@ -48,18 +49,18 @@ class WorkflowManager:
         self.name = name
         self.handlers: dict[str, list[Any]] = {}
         self._checked: dict[str, list[StepCallable]] = {}
-        self._policies: dict[str, list[Optional[StepPolicy]]] = {}
+        self._policies: dict[str, list[StepPolicy | None]] = {}
         self.logger = logging.getLogger("WorkflowManager")
-        self.last_run: Optional[RunFeed] = None
+        self.last_run: RunFeed | None = None
 
     def register(
         self,
         event_name: str,
         handler: EventHandler,
         *,
-        retry: Optional[Retry] = None,
-        timeout: Optional[float] = None,
-    ) -> "WorkflowManager":
+        retry: Retry | None = None,
+        timeout: float | None = None,
+    ) -> WorkflowManager:
         """Add ``handler`` for ``event_name`` (handlers of one name run in sequence); chainable.
 
         A new function with the module-qualified name of a handler already registered for this
@@ -105,7 +106,7 @@ class WorkflowManager:
 
     def _step_of(
         self, event_name: str, index: int, handler: Any
-    ) -> tuple[StepCallable, Optional[StepPolicy]]:
+    ) -> tuple[StepCallable, StepPolicy | None]:
         checked = self._checked.get(event_name, [])
         if index < len(checked) and checked[index].func is handler:
             return checked[index], self._policies[event_name][index]
@@ -133,7 +134,7 @@ class WorkflowManager:
         leave = keep_awake_for_signals()  # so a kernel interrupt reaches a waiting handler
         current = initial_event
         passes = 0
-        outcome: Optional[BaseException] = None
+        outcome: BaseException | None = None
         try:
             yield initial_event
             while True:
@@ -192,7 +193,7 @@ class WorkflowManager:
                 feed.run_failed(outcome)
 
     async def _run_handler(
-        self, feed: RunFeed, step: StepCallable, policy: Optional[StepPolicy],
+        self, feed: RunFeed, step: StepCallable, policy: StepPolicy | None,
         current: WorkflowEvent, event_name: str,
     ) -> AsyncGenerator[Any, None]:
         """One handler of ``event_name`` on ``current``: yields its events (and a _Failure)."""
@@ -202,14 +203,14 @@ class WorkflowManager:
             current = await feed.gate.admit(step_id, event_name, current)
         t0 = feed.step_started(step_id, event_name, current)
         sink: list[Any] = feed.progress_sink  # type: ignore[attr-defined]
-        last: Optional[WorkflowEvent] = None
+        last: WorkflowEvent | None = None
         ended = False
         items: Any = None
         token = None
         attempt = 1
         try:
             while True:  # one turn per attempt; only a policy with retry makes a second one
-                misuse: Optional[Exception] = None
+                misuse: Exception | None = None
                 try:
                     token = current_step.set((feed, step_id, event_name))
                     items = await self._open(step, policy, current, event_name, attempt)
@@ -273,7 +274,7 @@ class WorkflowManager:
             sink.clear()
 
     async def _open(
-        self, step: StepCallable, policy: Optional[StepPolicy], current: WorkflowEvent,
+        self, step: StepCallable, policy: StepPolicy | None, current: WorkflowEvent,
         event_name: str, attempt: int,
     ) -> AsyncGenerator[Any, None]:
         """The items of one attempt of a handler, within its time budget if it has one."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Callable, Optional
+from collections.abc import Callable
 
 __all__ = ["Coalescer"]
 
@@ -27,7 +27,7 @@ class Coalescer:
     def __init__(self, flush: Callable[[], None], interval: float = 0.05) -> None:
         self._flush = flush
         self.interval = interval
-        self._handle: Optional[asyncio.TimerHandle] = None
+        self._handle: asyncio.TimerHandle | None = None
         self._last = float("-inf")
         self.flushes = 0
 

@@ -8,7 +8,8 @@ awaiting an ``asyncio.Event`` in the gate, so the kernel stays idle between clic
 from __future__ import annotations
 
 import html
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 import ipywidgets as widgets
 
@@ -23,7 +24,7 @@ __all__ = ["DebuggerView", "debug", "current_session"]
 _current: list[DebugSession] = []  # the session %flow step / continue / stop drive
 
 
-def current_session() -> Optional[DebugSession]:
+def current_session() -> DebugSession | None:
     """The debug session started last in this kernel (by ``debug()`` or ``%flow debug``)."""
     return _current[-1] if _current else None
 
@@ -40,7 +41,7 @@ def debug(
     *,
     breakpoints: Any = (),
     break_on_error: bool = False,
-    namespace: Optional[dict[str, Any]] = None,
+    namespace: dict[str, Any] | None = None,
     **run_options: Any,
 ) -> DebugSession:
     """Start a paused background run of ``target`` under the debugger, show it, return the session.
@@ -100,7 +101,7 @@ class DebuggerView(widgets.VBox):
         namespace: where the input editor evaluates expressions (the notebook's user namespace).
     """
 
-    def __init__(self, session: DebugSession, *, namespace: Optional[dict[str, Any]] = None) -> None:
+    def __init__(self, session: DebugSession, *, namespace: dict[str, Any] | None = None) -> None:
         self.session = session
         self.namespace = namespace if namespace is not None else {}
         self.view = FlowView(session.source)
@@ -130,7 +131,7 @@ class DebuggerView(widgets.VBox):
             layout=widgets.Layout(width="100%"),
         )
         self.add_class("nf-debugger")
-        self._paused_node: Optional[str] = None
+        self._paused_node: str | None = None
         self._coalescer = Coalescer(self._refresh, 0.05)
         self._remove_listener = session.gate.add_listener(lambda _gate: self._coalescer.poke())
         if session.task is not None:

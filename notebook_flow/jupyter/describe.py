@@ -77,7 +77,7 @@ def describe_input(value: Any, labels: dict[str, str]) -> str:
 
 
 
-def log_line(state: "RunState", r: Any) -> LogLine:
+def log_line(state: RunState, r: Any) -> LogLine:
     """The log line of record ``r`` of the run ``state`` watches."""
     t = round(r.time - state.t_start, 3) if state.t_start is not None else 0.0
     kind = r.kind
@@ -119,7 +119,7 @@ def log_line(state: "RunState", r: Any) -> LogLine:
     return [t, "", "run", text, ""]
 
 
-def node_details(state: "RunState", node_id: str) -> dict[str, Any]:
+def node_details(state: RunState, node_id: str) -> dict[str, Any]:
     """What a click on node ``node_id`` shows: state, runs, timing, input, output, error."""
     detail = state.details.get(node_id)
     out: dict[str, Any] = {

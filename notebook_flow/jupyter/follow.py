@@ -8,7 +8,7 @@ view must not leave the old one updating too); old views keep showing their last
 from __future__ import annotations
 
 import weakref
-from typing import Any, Optional, Protocol
+from typing import Any, Protocol
 
 from .. import RunFeed, observe_runs
 
@@ -19,7 +19,7 @@ class _Follower(Protocol):
     def attach(self, run: Any) -> Any: ...
 
 
-_followers: "weakref.WeakKeyDictionary[Any, _Follower]" = weakref.WeakKeyDictionary()
+_followers: weakref.WeakKeyDictionary[Any, _Follower] = weakref.WeakKeyDictionary()
 _hook: list[Any] = []
 
 
@@ -48,7 +48,7 @@ def unfollow(source: Any, view: _Follower) -> None:
         pass
 
 
-def follower_of(source: Any) -> Optional[_Follower]:
+def follower_of(source: Any) -> _Follower | None:
     try:
         return _followers.get(source)
     except TypeError:

@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import sys
 import traceback
-from typing import Any, Awaitable, Optional, TypeVar
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 from ..errors import FlowRunError
 
@@ -22,7 +23,7 @@ T = TypeVar("T")
 _patched: set[int] = set()  # ids of loops nest-asyncio2 has made re-entrant
 
 
-def allow_nested_runs(loop: Optional[asyncio.AbstractEventLoop] = None) -> None:
+def allow_nested_runs(loop: asyncio.AbstractEventLoop | None = None) -> None:
     """Make ``loop`` (default: the running one) re-entrant, so ``asyncio.run`` works inside it."""
     loop = loop or asyncio.get_running_loop()
     if id(loop) in _patched:
@@ -69,7 +70,7 @@ def start_background(handle: Any) -> Any:
     return handle
 
 
-def _report_failure(task: "asyncio.Task[Any]") -> None:
+def _report_failure(task: asyncio.Task[Any]) -> None:
     if task.cancelled():
         return
     error = task.exception()  # retrieving it also silences "exception was never retrieved"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from typing import Any, Optional
+from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
@@ -18,9 +18,9 @@ from .. import Flow, RunFeed, WorkflowEvent, WorkflowManager, observe_runs
 from .._core.debug import DebugSession, resolve_events
 from .._core.gate import Gate
 from ..errors import FlowError
+from .cell_runner import compile_cell
 from .debugger import DebuggerView, current_session, debug, set_current_session
 from .loop import allow_nested_runs, run_sync, start_background
-from .cell_runner import compile_cell
 from .magic_args import HELP, cell_parser, line_parser, run_options, split_arguments
 from .timeline import timeline
 from .view import FlowView
@@ -34,14 +34,14 @@ class FlowMagics(Magics):
 
     def __init__(self, shell: Any) -> None:
         super().__init__(shell)
-        self.last_run: Optional[RunFeed] = None
+        self.last_run: RunFeed | None = None
         self._stop_observing = observe_runs(self._remember)
 
     def _remember(self, feed: RunFeed) -> None:
         self.last_run = feed
 
     @line_cell_magic
-    def flow(self, line: str, cell: Optional[str] = None) -> Any:
+    def flow(self, line: str, cell: str | None = None) -> Any:
         return self._cell(line, cell) if cell is not None else self._line(line)
 
     flow.__doc__ = HELP
@@ -102,7 +102,7 @@ class FlowMagics(Magics):
                 f"%flow: could not evaluate {what} {expr!r}: {type(error).__name__}: {error}"
             ) from None
 
-    def _root(self, source: Any, name: Optional[str]) -> Any:
+    def _root(self, source: Any, name: str | None) -> Any:
         if isinstance(source, WorkflowManager):
             if name is None:
                 names = list(source.handlers)
@@ -130,7 +130,7 @@ class FlowMagics(Magics):
             raise UsageError(f"%flow: {error}") from None
         return source.events[event_id]
 
-    def _initial(self, source: Any, root: Any, input_expr: Optional[str]) -> Any:
+    def _initial(self, source: Any, root: Any, input_expr: str | None) -> Any:
         value = self._eval(input_expr, "--input") if input_expr else None
         if isinstance(source, WorkflowManager):
             if isinstance(value, WorkflowEvent):
@@ -284,12 +284,12 @@ def _short(event_id: str) -> str:
     return event_id.rsplit(".", 1)[-1]
 
 
-def _retrieve(task: "asyncio.Task[Any]") -> None:
+def _retrieve(task: asyncio.Task[Any]) -> None:
     if not task.cancelled():
         task.exception()
 
 
-def _report(task: "asyncio.Task[Any]") -> None:
+def _report(task: asyncio.Task[Any]) -> None:
     from .loop import _report_failure
 
     _report_failure(task)

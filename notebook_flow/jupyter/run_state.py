@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 from ..events import EventInput, RunRecord, WorkflowEvent
 from ..viz import FlowGraph
@@ -43,10 +43,10 @@ class NodeDetail:
     last_output: Any = None
     has_output: bool = False
     outcome: str = ""
-    error: Optional[BaseException] = None
+    error: BaseException | None = None
     error_tb: Any = None  # the error's traceback when the step failed
-    started: Optional[float] = None
-    duration: Optional[float] = None
+    started: float | None = None
+    duration: float | None = None
     busy: float = 0.0
     worker: str = ""  # the remote worker its latest attempt ran on (a StepPlaced record)
     executor: str = ""
@@ -65,13 +65,13 @@ class RunState:
     graph: FlowGraph
     log_limit: int = 500
     interval_limit: int = 10_000
-    run_id: Optional[int] = None
+    run_id: int | None = None
     flow_name: str = ""
     status: str = "waiting"
-    t_start: Optional[float] = None
-    t_end: Optional[float] = None
-    wall_start: Optional[float] = None
-    error: Optional[BaseException] = None
+    t_start: float | None = None
+    t_end: float | None = None
+    wall_start: float | None = None
+    error: BaseException | None = None
     steps_started: int = 0
     steps_done: int = 0
     failures: int = 0
@@ -97,7 +97,7 @@ class RunState:
         self.intervals: deque[tuple[str, float, float, str]] = deque(maxlen=self.interval_limit)
         self.intervals_total = 0
         self.tracebacks: dict[int, Any] = {}  # step id -> its error's traceback at failure time
-        self.last_step_error: Optional[BaseException] = None
+        self.last_step_error: BaseException | None = None
         self._index_graph()
         self.handlers = {
             "step_pending": self._pending,
@@ -271,7 +271,7 @@ class RunState:
     def ended(self) -> bool:
         return self.status in ("finished", "failed", "cancelled")
 
-    def elapsed(self, now: Optional[float] = None) -> float:
+    def elapsed(self, now: float | None = None) -> float:
         if self.t_start is None:
             return 0.0
         end = self.t_end
@@ -308,7 +308,7 @@ class RunState:
             for r in bars
         ]
 
-    def new_log_lines(self, cap: Optional[int] = None) -> list[LogLine]:
+    def new_log_lines(self, cap: int | None = None) -> list[LogLine]:
         """Lines logged since the last call: the newest ``cap`` of them (default ``log_limit``).
 
         Lines skipped by the cap while they are still in the window set ``log_gaps``: a flood

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import html
 import math
-from typing import Any, Iterable, Mapping, Optional, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from ..events import STEP_END_KINDS
 from ..viz import STATE_STYLES
@@ -74,7 +75,7 @@ def _tick_step(span: float, target: int = 6) -> float:
 
 def timeline_svg(
     intervals: Sequence[Interval],
-    labels: Optional[Mapping[str, str]] = None,
+    labels: Mapping[str, str] | None = None,
     *,
     width: int = 680,
     title: str = "",
@@ -138,7 +139,7 @@ def _bars(
 ) -> list[str]:
     """One lane's bars; bars closer than a pixel with the same outcome are merged."""
     merged: list[list[Any]] = []
-    for event_id, t0, t1, outcome in lane:
+    for _event_id, t0, t1, outcome in lane:
         if merged and merged[-1][3] == outcome and x(t0) - x(merged[-1][1]) < 1.0:
             merged[-1][1] = t1
             merged[-1][2] += 1

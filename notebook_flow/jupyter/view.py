@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import anywidget
 import traitlets
@@ -66,7 +66,7 @@ class FlowView(anywidget.AnyWidget):
         target: Any = None,
         *,
         log_limit: int = 500,
-        renderer: Optional[str] = None,
+        renderer: str | None = None,
         rankdir: str = "LR",
         interval: float = 0.05,
     ) -> None:
@@ -76,8 +76,8 @@ class FlowView(anywidget.AnyWidget):
         self._renderer = renderer
         self._rankdir = rankdir
         self._source: Any = None
-        self._layout: Optional[Layout] = None
-        self._state: Optional[RunState] = None
+        self._layout: Layout | None = None
+        self._state: RunState | None = None
         self._runtime_edges: list[tuple[str, str, str]] = []
         self._unsubscribe: Any = None
         self._coalescer = Coalescer(self._flush, interval)
@@ -94,7 +94,7 @@ class FlowView(anywidget.AnyWidget):
         return f"<FlowView of {name!r}: {run}>"
 
     # -- what to show -----------------------------------------------------------------------
-    def watch(self, target: Any) -> "FlowView":
+    def watch(self, target: Any) -> FlowView:
         """Show ``target``: follow a Flow / WorkflowManager's runs, or show one run."""
         feed = getattr(target, "feed", target)
         if isinstance(feed, RunFeed):
@@ -105,7 +105,7 @@ class FlowView(anywidget.AnyWidget):
         follow(target, self)
         return self
 
-    def attach(self, run: Any) -> "FlowView":
+    def attach(self, run: Any) -> FlowView:
         """Show ``run`` (a RunHandle or RunFeed) from now on; a run already going is caught up."""
         feed: RunFeed = getattr(run, "feed", run)
         self.detach()
@@ -253,9 +253,9 @@ class FlowView(anywidget.AnyWidget):
             return [], {}
         return list(st.intervals), dict(st.labels)
 
-    def static_svg(self) -> Optional[str]:
+    def static_svg(self) -> str | None:
         """One SVG of the final states, status line and legend (None without an SVG layout)."""
-        st, drawn = self._state, self._layout
+        _st, drawn = self._state, self._layout
         if drawn is None or drawn.svg is None:
             return None
         painted = paint_svg(drawn.svg, self.states, self.counts, self.edges_seen)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Optional
+from typing import Any
 
 from .layout import layout
 
@@ -13,7 +13,7 @@ logger = logging.getLogger("notebook_flow")
 
 
 def mimebundle(
-    source: Any, include: Optional[Any] = None, exclude: Optional[Any] = None
+    source: Any, include: Any | None = None, exclude: Any | None = None
 ) -> dict[str, str]:
     """``{"image/svg+xml": ..., "text/plain": ...}`` for ``source``; only text if SVG fails.
 

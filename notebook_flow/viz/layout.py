@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 from .._core.graph import FlowGraph
 from .dot import SvgIds, svg_ids, to_dot
@@ -19,7 +19,7 @@ class Layout:
     graph: FlowGraph
     ids: SvgIds
     dot: str
-    svg: Optional[str]
+    svg: str | None
     renderer: str
     note: str = ""  # why the fallback was taken, if it was
 
@@ -29,7 +29,7 @@ class Layout:
 
 
 def layout(
-    source: Any, *, renderer: Optional[str] = None, rankdir: str = "LR", strict: bool = False
+    source: Any, *, renderer: str | None = None, rankdir: str = "LR", strict: bool = False
 ) -> Layout:
     """Lay out a Flow, WorkflowManager or FlowGraph (cached: same structure, same layout).
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 import re
-from typing import Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
 
 from .theme import EDGE_COLOUR, FONT, INFERRED_EDGE_COLOUR, SEEN_EDGE_COLOUR, STATE_STYLES
 
@@ -21,7 +21,7 @@ _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 _PLAIN_EDGE = re.compile(rf'(fill|stroke)="(?:{EDGE_COLOUR}|{INFERRED_EDGE_COLOUR})"')
 
 
-def shape_box(body: str) -> Optional[tuple[float, float, float, float]]:
+def shape_box(body: str) -> tuple[float, float, float, float] | None:
     """(x0, y0, x1, y1) of the first shape in a node's SVG (None if it has none)."""
     match = re.search(r'<(path|polygon|ellipse) [^>]*>', body)
     if match is None:
@@ -56,7 +56,7 @@ def _badge(box: tuple[float, float, float, float], count: int, stroke: str) -> s
 def paint_svg(
     svg: str,
     states: Mapping[str, str],
-    counts: Optional[Mapping[str, int]] = None,
+    counts: Mapping[str, int] | None = None,
     seen_edges: Sequence[str] = (),
 ) -> str:
     """``svg`` with each node ``states[svg_id]`` coloured in, counts > 1 as badges, edges seen.
@@ -70,7 +70,7 @@ def paint_svg(
     counts = counts or {}
     seen = set(seen_edges)
 
-    def node(match: "re.Match[str]") -> str:
+    def node(match: re.Match[str]) -> str:
         sid = match.group("id")
         state = states.get(sid)
         style = STATE_STYLES.get(state or "")
@@ -90,7 +90,7 @@ def paint_svg(
                 body += _badge(box, count, style.stroke)
         return f'<g id="{sid}" class="node nf-{state}">{body}</g>'
 
-    def edge(match: "re.Match[str]") -> str:
+    def edge(match: re.Match[str]) -> str:
         if match.group("id") not in seen:
             return match.group(0)
         body = _PLAIN_EDGE.sub(rf'\1="{SEEN_EDGE_COLOUR}"', match.group("body"))

@@ -13,7 +13,7 @@ import sys
 import sysconfig
 from collections import OrderedDict
 from pathlib import Path
-from typing import Final, Optional
+from typing import Final
 
 from ..errors import FlowError
 
@@ -30,14 +30,14 @@ RENDERERS: Final = ("pure", "dot", "text")
 RENDERER_ENV: Final = "NOTEBOOK_FLOW_RENDERER"
 _TIMEOUT = 60.0
 _CACHE_SIZE = 64
-_cache: "OrderedDict[tuple[str, str], str]" = OrderedDict()
+_cache: OrderedDict[tuple[str, str], str] = OrderedDict()
 
 
 class RendererError(FlowError, RuntimeError):
     """No renderer could turn the DOT text into SVG (or a forced one is missing or broke)."""
 
 
-def renderer_path(name: str) -> Optional[str]:
+def renderer_path(name: str) -> str | None:
     """The executable behind renderer ``name`` ("pure" or "dot"), or None if not installed."""
     if name == "dot":
         return shutil.which("dot")
@@ -55,7 +55,7 @@ def renderer_path(name: str) -> Optional[str]:
     return None
 
 
-def choose_renderer(renderer: Optional[str] = None) -> str:
+def choose_renderer(renderer: str | None = None) -> str:
     """The renderer to use: ``renderer``, else ``$NOTEBOOK_FLOW_RENDERER``, else the first found.
 
     Raises:
@@ -85,7 +85,7 @@ def choose_renderer(renderer: Optional[str] = None) -> str:
     return "text"
 
 
-def render_svg(dot_source: str, renderer: Optional[str] = None) -> tuple[Optional[str], str]:
+def render_svg(dot_source: str, renderer: str | None = None) -> tuple[str | None, str]:
     """Lay out ``dot_source``; returns ``(svg, renderer_used)``, svg None for the text renderer.
 
     The SVG starts at its ``<svg`` element (no XML prologue), ready to inline in HTML.

@@ -18,6 +18,7 @@ import pytest
 
 from .lab_helpers import ARTIFACTS, CHROMIUM, Lab, free_port
 
+
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory):
     if not Path(CHROMIUM).exists():

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from .lab_helpers import ARTIFACTS, open_notebook, run_cell
 
 pytestmark = pytest.mark.timeout(240)

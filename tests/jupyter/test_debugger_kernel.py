@@ -1,7 +1,6 @@
 """The debugger in a real kernel, driven by clicking its buttons from Python."""
 
 import pytest
-
 from kernel_cells import run_cells
 
 SETUP = '''

@@ -1,7 +1,6 @@
 """Every %flow form in a real kernel: the outputs a user sees."""
 
 import pytest
-
 from kernel_cells import run_cells
 
 SETUP = '''

@@ -5,11 +5,10 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from kernel_cells import run_cells
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
-import test_seed_examples as seeds  # noqa: E402  (reads the examples from the seed documents)
+import test_seed_examples as seeds
 
 pytestmark = seeds.pytestmark
 

@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from notebook_flow import Flow, WorkflowEvent, WorkflowManager, abort_this, goto_events, progress
+from notebook_flow import WorkflowEvent, WorkflowManager, abort_this, goto_events, progress
 from notebook_flow.jupyter import RunState
 from notebook_flow.viz import FlowGraph
 

@@ -5,7 +5,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from notebook_flow import Flow, WorkflowEvent, WorkflowManager, progress
+from notebook_flow import WorkflowEvent, WorkflowManager, progress
 from notebook_flow.jupyter import FlowView, timeline, view
 
 
