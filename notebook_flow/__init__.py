@@ -7,6 +7,7 @@ this package loads no IPython, widget or Graphviz code.
 
 from __future__ import annotations
 
+from . import records
 from ._core.dynamic import abort_this, goto_events
 from ._core.event import Event, EventGroup
 from ._core.feed import RunFeed, observe_runs
@@ -33,26 +34,7 @@ from .errors import (
     UnpicklableError,
     UnpicklableStep,
 )
-from .events import (
-    EventInput,
-    ReturnBehavior,
-    RunCancelled,
-    RunFailed,
-    RunFinished,
-    RunRecord,
-    RunStarted,
-    StepAborted,
-    StepCancelled,
-    StepFailed,
-    StepFinished,
-    StepGoto,
-    StepPending,
-    StepPlaced,
-    StepProgress,
-    StepRetried,
-    StepStarted,
-    WorkflowEvent,
-)
+from .events import EventInput, ReturnBehavior, WorkflowEvent
 
 __version__ = "0.1.0"
 
@@ -99,21 +81,8 @@ __all__ = [
     "Trace",
     "RunLog",
     "LogEntry",
-    "RunRecord",
-    "RunStarted",
-    "StepPending",
-    "StepStarted",
-    "StepProgress",
-    "StepRetried",
-    "StepPlaced",
-    "StepFinished",
-    "StepFailed",
-    "StepCancelled",
-    "StepAborted",
-    "StepGoto",
-    "RunFinished",
-    "RunFailed",
-    "RunCancelled",
+    # the typed records of a run (RunStarted, StepFinished, ...)
+    "records",
     # errors
     "FlowError",
     "FlowDefinitionError",

@@ -2,7 +2,7 @@
 
 import asyncio
 
-from notebook_flow.events import STEP_END_KINDS
+from notebook_flow.records import STEP_END_KINDS
 
 
 def assert_trace_closed(trace, status=None):

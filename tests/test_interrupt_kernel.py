@@ -24,7 +24,7 @@ SETUP = """
 import asyncio, json
 import nest_asyncio2
 from notebook_flow import Flow, goto_events
-from notebook_flow.events import STEP_END_KINDS
+from notebook_flow.records import STEP_END_KINDS
 
 flow = Flow('waits')
 

@@ -43,7 +43,7 @@ from notebook_flow import (
     abort_this,
     goto_events,
 )
-from notebook_flow.events import STEP_END_KINDS
+from notebook_flow.records import STEP_END_KINDS
 
 for name, examples in {"quick": 200, "ci": 2000, "long": 20000}.items():
     settings.register_profile(

@@ -13,7 +13,7 @@ except ImportError:  # before the reliability work
     _timeout = TimeoutError
 
 from notebook_flow import Trace
-from notebook_flow.events import (
+from notebook_flow.records import (
     RunFinished,
     RunStarted,
     StepFailed,

@@ -12,7 +12,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..errors import EventTypeError, FlowDefinitionError, FlowRunError
-from ..events import RunRecord, WorkflowEvent
+from ..events import WorkflowEvent
+from ..records import RunRecord
 from .event import Event
 from .feed import RunFeed, observe_runs
 from .gate import Gate, PendingStep

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..events import (
+from ..records import (
     RunCancelled,
     RunFailed,
     RunFinished,

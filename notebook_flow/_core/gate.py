@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ..events import RUN_END_KINDS, STEP_END_KINDS, RunRecord
+from ..records import RUN_END_KINDS, STEP_END_KINDS, RunRecord
 
 __all__ = ["Gate", "PendingStep"]
 

@@ -26,7 +26,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
 from ..errors import EventTypeError, FlowDefinitionError
-from ..events import StepPlaced, WorkflowEvent
+from ..events import WorkflowEvent
+from ..records import StepPlaced
 from .progress import current_step, progress_from_event
 
 if TYPE_CHECKING:

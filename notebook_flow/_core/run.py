@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Generator
 from typing import Any
 
 from ..errors import FailedStep, FlowRunError, RunTimeout
-from ..events import RUN_END_KINDS, RunRecord
+from ..records import RUN_END_KINDS, RunRecord
 from .feed import RunFeed, Subscriber
 from .gc_tuning import freeze_for_run, thaw_after_run
 from .interrupts import keep_awake_for_signals

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import FlowDefinitionError
-from ..events import RunRecord
+from ..records import RunRecord
 
 logger = logging.getLogger("notebook_flow")
 

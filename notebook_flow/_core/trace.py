@@ -10,7 +10,7 @@ from dataclasses import fields
 from typing import Any
 
 from ..errors import FlowDefinitionError, StepTimeout
-from ..events import RUN_END_KINDS, STEP_END_KINDS, RunRecord
+from ..records import RUN_END_KINDS, STEP_END_KINDS, RunRecord
 
 _short = reprlib.Repr()
 _short.maxstring = 120

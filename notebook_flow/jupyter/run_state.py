@@ -12,7 +12,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..events import EventInput, RunRecord, WorkflowEvent
+from ..events import EventInput, WorkflowEvent
+from ..records import RunRecord
 from ..viz import FlowGraph
 from .describe import LogLine, log_line, node_details, short_repr  # noqa: F401 (debugger.py)
 

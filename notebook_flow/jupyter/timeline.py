@@ -11,7 +11,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from ..events import STEP_END_KINDS
+from ..records import STEP_END_KINDS
 from ..viz import STATE_STYLES
 from ..viz.theme import FONT
 

@@ -16,7 +16,7 @@ import anywidget
 import traitlets
 
 from .. import Flow, RunFeed
-from ..events import RUN_END_KINDS, RunRecord
+from ..records import RUN_END_KINDS, RunRecord
 from ..viz import NODE_STATES, FlowGraph, Layout, framed_svg, layout, paint_svg
 from .coalesce import Coalescer
 from .follow import follow, unfollow
