@@ -23,8 +23,13 @@ jupyter_client = pytest.importorskip("jupyter_client")
 SETUP = """
 import asyncio, json
 import nest_asyncio2
-from notebook_flow import Flow, goto_events
+from notebook_flow import Flow, WorkflowEvent, WorkflowManager, goto_events, observe_runs
+from notebook_flow.jupyter import run_sync
 from notebook_flow.records import STEP_END_KINDS
+%load_ext notebook_flow
+
+runs = []  # the feed of every run, to check the ones a magic started
+observe_runs(runs.append)
 
 flow = Flow('waits')
 
@@ -50,13 +55,26 @@ async def spin(event, ctx):
         print('spinning', flush=True)
     return goto_events([spin]) if ctx[0] < 100_000_000 else None
 
-def report(handle):
-    trace = handle.trace
+chat = WorkflowManager(name='chat')
+
+async def ask(event, ctx):
+    print('asking the model', flush=True)
+    await asyncio.sleep(600)
+    yield WorkflowEvent('answer', data={})
+
+chat.register('ask', ask)
+
+async def consume(events):
+    return [e async for e in events]
+
+def report(handle=None):
+    trace = handle.trace if handle is not None else runs[-1].trace
+    status = handle.status if handle is not None else trace.status
     ends = sum(trace.counts.get(k, 0) for k in STEP_END_KINDS)
-    left = [repr(t) for t in asyncio.all_tasks() if 'notebook_flow' in repr(t.get_coro())]
+    left = [repr(t) for t in asyncio.all_tasks() if 'notebook_flow' in repr(t)]
     end = [r for r in trace.records if r.kind.startswith('run_')][-1]
     print(json.dumps(dict(
-        status=handle.status, trace_status=trace.status, open_steps=len(trace.open_steps),
+        status=status, trace_status=trace.status, open_steps=len(trace.open_steps),
         started=trace.counts.get('step_started', 0), ends=ends, unmatched=trace.unmatched_ends,
         reason=getattr(end, 'reason', None), tasks_left=left,
     )))
@@ -74,9 +92,11 @@ class Kernel:
     def run(self, code, *, interrupt_after=None, timeout=60):
         """Run a cell; interrupt the kernel ``interrupt_after[1]`` s after output containing
         ``interrupt_after[0]``. Returns (printed text, error name or None, seconds from the
-        interrupt to the end of the cell)."""
+        interrupt to the end of the cell); the error's traceback lines are kept in
+        ``self.traceback``."""
         msg_id = self.client.execute(code)
         text, error, interrupted_at, deadline = "", None, None, time.monotonic() + timeout
+        self.traceback = []
         marker, delay = interrupt_after or (None, 0)
         seen_at = None
         while True:
@@ -97,12 +117,13 @@ class Kernel:
                     seen_at = time.monotonic()
             elif kind == "error":
                 error = content["ename"]
+                self.traceback = content["traceback"]
             elif kind == "status" and content["execution_state"] == "idle":
                 took = None if interrupted_at is None else time.monotonic() - interrupted_at
                 return text, error, took
 
-    def report(self):
-        text, error, _ = self.run("report(handle)")
+    def report(self, of="handle"):
+        text, error, _ = self.run(f"report({of})")
         assert error is None, text
         return json.loads(text.strip().splitlines()[-1])
 
@@ -120,8 +141,8 @@ def kernel():
     k.close()
 
 
-def assert_stopped_cleanly(kernel, reason):
-    state = kernel.report()
+def assert_stopped_cleanly(kernel, reason, of="handle"):
+    state = kernel.report(of)
     assert state["status"] == "cancelled" and state["trace_status"] == "cancelled"
     assert state["open_steps"] == 0 and state["unmatched"] == 0
     assert state["ends"] == state["started"] > 0
@@ -168,3 +189,49 @@ def test_interrupting_a_sync_cell_that_runs_a_flow_with_asyncio_run(kernel, whic
     # nest-asyncio2 cancels the main task, which cancels the run): either way it is stopped.
     assert state["reason"] in {"KeyboardInterrupt", "cancelled"}
     assert_stopped_cleanly(kernel, state["reason"])
+
+
+# -- run_sync, %flow run and %%flow: the interrupt cancels the run and says so in one line ---
+
+SYNC_CELLS = {
+    "run_sync of a Flow": ("handle = flow.run(start)\nrun_sync(handle)", "waits", 2),
+    "%flow run of a Flow": ("%flow run flow", "waits", 2),
+    "%%flow cell awaiting a Flow": ("%%flow\nh = flow.run(start)\nawait h", "waits", 2),
+    "%%flow cell with asyncio.run": (
+        "%%flow\nasyncio.run(flow.invoke_event(start))", "waits", 2,
+    ),
+    "run_sync of a WorkflowManager": (
+        "run_sync(consume(chat.process(WorkflowEvent('ask', data={}))))", "chat", 1,
+    ),
+    "%flow run of a WorkflowManager": ("%flow run chat --input {}", "chat", 1),
+}
+
+
+@pytest.mark.parametrize("cell", list(SYNC_CELLS))
+def test_an_interrupt_of_a_sync_cell_cancels_its_run_and_says_so_in_one_line(kernel, cell):
+    code, flow_name, running = SYNC_CELLS[cell]
+    marker = "waiting on the API" if flow_name == "waits" else "asking the model"
+    text, error, took = kernel.run(code, interrupt_after=(marker, 0.3))
+    assert error == "RunInterrupted" and took is not None and took < 20
+    (line,) = kernel.traceback  # one line, not a chain of CancelledError tracebacks
+    assert line.startswith("notebook_flow: run ") and line.endswith(
+        f"of {flow_name!r} cancelled by a kernel interrupt ({running} "
+        f"step{'s' if running > 1 else ''} stopped)"
+    ), line
+    state = kernel.report(None)  # the run the cell started
+    # The interrupt cancels the run; inside asyncio.run(...), that loop's own handling cancels
+    # it first (the run's reason is then just "cancelled").
+    reason = "cancelled" if "asyncio.run" in cell else "kernel interrupt"
+    assert state["status"] == "cancelled" and state["reason"] == reason
+    if flow_name == "waits":
+        assert_stopped_cleanly(kernel, reason, of=None)
+    else:
+        assert state["tasks_left"] == [] and state["open_steps"] == 0
+
+
+def test_an_interrupt_of_plain_code_in_a_flow_cell_stays_a_keyboard_interrupt(kernel):
+    text, error, _ = kernel.run(
+        "%%flow\nimport time\nprint('sleeping', flush=True)\ntime.sleep(600)",
+        interrupt_after=("sleeping", 0.3),
+    )
+    assert error == "KeyboardInterrupt"  # no run was under way: the traceback shows where

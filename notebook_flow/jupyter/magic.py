@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
+import traceback
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -290,9 +292,13 @@ def _retrieve(task: asyncio.Task[Any]) -> None:
 
 
 def _report(task: asyncio.Task[Any]) -> None:
-    from .loop import _report_failure
-
-    _report_failure(task)
+    """The end of a ``%%flow --debug`` cell's code: its failure is printed in that cell."""
+    if task.cancelled():
+        return
+    error = task.exception()  # retrieving it also silences "exception was never retrieved"
+    if error is not None:
+        print(f"%%flow: the cell failed: {type(error).__name__}: {error}", file=sys.stderr)
+        traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)
 
 
 def load_ipython_extension(ipython: Any) -> None:
