@@ -15,6 +15,7 @@ import ipywidgets as widgets
 
 from .._core.debug import DebugSession
 from ..events import EventInput, ReturnBehavior
+from . import sessions
 from .coalesce import Coalescer
 from .run_state import short_repr
 from .view import FlowView
@@ -22,6 +23,8 @@ from .view import FlowView
 __all__ = ["DebuggerView", "debug", "current_session"]
 
 _current: list[DebugSession] = []  # the session %flow step / continue / stop drive
+#: The reason a debug session's run gives when a new session of its flow replaced it.
+REPLACED = "a new debug session of this flow replaced it"
 
 
 def current_session() -> DebugSession | None:
@@ -30,6 +33,7 @@ def current_session() -> DebugSession | None:
 
 
 def set_current_session(session: DebugSession) -> None:
+    sessions.register(session)  # so %flow stop and a new session of its flow can reach it
     _current[:] = [session]
 
 
@@ -48,8 +52,10 @@ def debug(
 
     ``target`` is a Flow (``event`` is the event to start from) or a WorkflowManager (``event``
     is the initial WorkflowEvent). The cell returns at once; drive the run with the buttons, with
-    ``%flow step / continue / stop``, or with the session's methods from another cell.
+    ``%flow step / continue / stop``, or with the session's methods from another cell. A live
+    session of the same ``target`` is stopped: it would otherwise stay paused for ever.
     """
+    sessions.cancel_sessions(sessions.sessions_of(target), REPLACED)
     if hasattr(target, "handlers"):
         if run_options:
             raise TypeError(

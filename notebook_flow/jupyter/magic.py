@@ -21,9 +21,10 @@ from .._core.debug import DebugSession, resolve_events
 from .._core.gate import Gate
 from ..errors import FlowError
 from .cell_runner import compile_cell
-from .debugger import DebuggerView, current_session, debug, set_current_session
-from .loop import allow_nested_runs, run_sync, start_background
+from .debugger import REPLACED, DebuggerView, current_session, debug, set_current_session
+from .loop import STOP_GRACE, allow_nested_runs, run_sync, start_background
 from .magic_args import HELP, cell_parser, line_parser, run_options, split_arguments
+from .sessions import cancel_sessions, live_sessions, sessions_of
 from .timeline import timeline
 from .view import FlowView
 
@@ -67,6 +68,8 @@ class FlowMagics(Magics):
             return self._log(errors_only=args.errors)
         if action == "trace":
             return self._trace(as_json=args.json)
+        if action == "stop" and (args.flow is not None or args.all):
+            return self._stop_many(args)
         session = self._require_session()
         if action == "step":
             return run_sync(session.step())
@@ -186,6 +189,11 @@ class FlowMagics(Magics):
         ctx = self._eval(args.ctx_expr, "--ctx") if args.ctx_expr else None
         if ctx is not None and isinstance(source, WorkflowManager):
             raise UsageError("%flow: --ctx is for a Flow; a WorkflowManager has its own ctx")
+        # The paused session of this flow started before would wait for ever: stop it first.
+        replaced = self._stop_and_wait(sessions_of(source), REPLACED)
+        if replaced:
+            print(f"%flow debug: stopped the earlier debug session of {args.flow}"
+                  f"{_listed(replaced)}")
         try:
             debug(
                 source, initial if isinstance(source, WorkflowManager) else root,
@@ -195,6 +203,23 @@ class FlowMagics(Magics):
             )
         except FlowError as error:
             raise UsageError(f"%flow debug: {error}") from None
+
+    def _stop_many(self, args: argparse.Namespace) -> None:
+        """``%flow stop FLOW`` / ``%flow stop --all``: every live debug session named."""
+        if args.flow is not None and args.all:
+            raise UsageError("%flow stop: name a FLOW or give --all, not both")
+        named = live_sessions() if args.all else sessions_of(self._source(args.flow))
+        stopped = self._stop_and_wait(named, "%flow stop")
+        what = "every live debug session" if args.all else f"the debug sessions of {args.flow}"
+        print(f"%flow stop: {_count(stopped, 'run')} stopped{_listed(stopped)}" if stopped
+              else f"%flow stop: no live debug session to stop ({what})")
+
+    def _stop_and_wait(self, named: list[DebugSession], reason: str) -> list[DebugSession]:
+        """Cancel the runs of ``named`` and wait (bounded) until they have ended."""
+        tasks = cancel_sessions(named, reason)
+        if tasks:
+            run_sync(asyncio.wait(tasks, timeout=STOP_GRACE))
+        return [s for s in named if s.task is not None and s.task in tasks]
 
     def _require_session(self) -> DebugSession:
         session = current_session()
@@ -255,6 +280,7 @@ class FlowMagics(Magics):
             finally:
                 stop()
         task_box: list[asyncio.Task[Any]] = []
+        started_here: list[DebugSession] = []
 
         def debug_each_run(feed: RunFeed) -> None:
             try:
@@ -268,6 +294,9 @@ class FlowMagics(Magics):
             session = DebugSession(feed.source, gate, None)
             session.feed = feed
             session.task = task_box[0]
+            # A session of this flow left by an earlier cell would stay paused for ever.
+            cancel_sessions(sessions_of(feed.source, besides=started_here), REPLACED)
+            started_here.append(session)
             set_current_session(session)
             display(DebuggerView(session, namespace=namespace))
 
@@ -280,6 +309,15 @@ class FlowMagics(Magics):
 
 async def _consume(manager: WorkflowManager, initial: WorkflowEvent) -> list[WorkflowEvent]:
     return [event async for event in manager.process(initial)]
+
+
+def _count(items: list[Any], noun: str) -> str:
+    return f"{len(items)} {noun}{'' if len(items) == 1 else 's'}"
+
+
+def _listed(stopped: list[DebugSession]) -> str:
+    runs = [f"run {s.feed.run_id} of {s.feed.flow_name!r}" for s in stopped if s.feed is not None]
+    return f" ({', '.join(runs)})" if runs else ""
 
 
 def _short(event_id: str) -> str:

@@ -18,7 +18,9 @@ HELP = """Show, run and debug notebook_flow flows.
   %flow debug FLOW [EVENT] [--input EXPR] [--ctx EXPR] [--break EV,...] [--break-on-error]
                    [--timeout SECONDS] [--on-error raise|continue]
                                           start a paused background run with the debugger
+                                          (a live debug session of FLOW is stopped first)
   %flow step | continue | pause | stop    drive the current debug session
+  %flow stop FLOW | --all                 stop every live debug session of FLOW (or all of them)
   %flow break EV [--remove]               add (or remove) a breakpoint on an event
   %flow log [--errors]                    progress and error lines of the last run
   %flow trace [--json]                    the last run's timeline and counters (or its JSON)
@@ -63,8 +65,11 @@ def line_parser() -> _Parser:
         else:
             p.add_argument("--break", dest="breaks", default="")
             p.add_argument("--break-on-error", action="store_true")
-    for name in ("step", "continue", "pause", "stop"):
+    for name in ("step", "continue", "pause"):
         sub.add_parser(name, add_help=False)
+    stop = sub.add_parser("stop", add_help=False)
+    stop.add_argument("flow", nargs="?")
+    stop.add_argument("--all", action="store_true")
     brk = sub.add_parser("break", add_help=False)
     brk.add_argument("event")
     brk.add_argument("--remove", action="store_true")
