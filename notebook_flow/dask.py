@@ -21,9 +21,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 try:
@@ -73,6 +74,11 @@ class DaskExecutor(StepExecutor):
             a ``LocalCluster`` on 127.0.0.1 for this session, on first use.
         n_workers, threads_per_worker, processes: the LocalCluster's shape (ignored with an
             address). One thread per worker process suits CPU-bound Python steps.
+        connect_timeout: seconds to wait for the scheduler to answer (default 30, Dask's own
+            default). A scheduler that accepts the connection but never answers, or an address
+            where nothing listens, fails the step (and so the run) with a ``FlowRunError`` then.
+        close_timeout: seconds ``close()`` waits for the client and the LocalCluster to shut
+            down (default 10); past it, close() gives up on them, logs a warning and returns.
         **cluster_options: more keyword arguments for ``LocalCluster``.
 
     The executor belongs to the event loop it first runs on (the notebook kernel's). Close it
@@ -89,6 +95,8 @@ class DaskExecutor(StepExecutor):
         n_workers: int = 2,
         threads_per_worker: int = 1,
         processes: bool = True,
+        connect_timeout: float = 30.0,
+        close_timeout: float = 10.0,
         **cluster_options: Any,
     ) -> None:
         if address is not None and not isinstance(address, str):
@@ -102,6 +110,8 @@ class DaskExecutor(StepExecutor):
                 raise FlowDefinitionError(
                     f"DaskExecutor({option}=...) must be an int >= 1, got {value!r}"
                 )
+        self.connect_timeout = _seconds(connect_timeout, "connect_timeout")
+        self.close_timeout = _seconds(close_timeout, "close_timeout")
         self.address = address
         self.cluster_options = dict(
             n_workers=n_workers, threads_per_worker=threads_per_worker, processes=processes,
@@ -144,17 +154,28 @@ class DaskExecutor(StepExecutor):
             )
         if self.client is not None:
             return self.client
-        if self._starting is None:
+        starting = self._starting
+        if starting is None:
             self._loop = loop
-            self._starting = loop.create_task(self._start(), name="notebook_flow dask start")
+            starting = self._starting = loop.create_task(
+                self._start(), name="notebook_flow dask start"
+            )
         try:
-            # Shielded: a run cancelled while the cluster starts leaves it starting, not half-made.
-            return await asyncio.shield(self._starting)
+            # Shielded: a run cancelled while the cluster starts leaves it starting, not half-made
+            # (the start is bounded by connect_timeout, and close() cancels it).
+            return await asyncio.shield(starting)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if starting.cancelled() and task is not None and not task.cancelling():
+                raise FlowRunError(  # close() cancelled the start; this step was not cancelled
+                    "the DaskExecutor was closed while it was connecting to the scheduler; "
+                    "start another DaskExecutor for this run"
+                ) from None
+            raise
         finally:
-            if self._starting.done() and (
-                self._starting.cancelled() or self._starting.exception() is not None
-            ):
-                self._starting = None  # a failed start may be tried again
+            if starting.done() and (starting.cancelled() or starting.exception() is not None):
+                if self._starting is starting:
+                    self._starting = None  # a failed start may be tried again
                 self._loop = None if self.client is None else self._loop
 
     async def _start(self) -> distributed.Client:
@@ -164,31 +185,75 @@ class DaskExecutor(StepExecutor):
                 options = dict(host="127.0.0.1", protocol="tcp://", dashboard_address="127.0.0.1:0")
                 options.update(self.cluster_options)
                 cluster = await distributed.LocalCluster(asynchronous=True, **options)
-            client = await distributed.Client(
-                cluster if cluster is not None else self.address,
-                asynchronous=True, set_as_default=False,
-            )
+            client = await self._connect(cluster if cluster is not None else self.address)
         except BaseException:
             if cluster is not None:
-                await cluster.close()
+                await self._bounded(cluster.close(), "the LocalCluster")
             raise
         client.subscribe_topic(self._topic, self._on_worker_event)
         self.cluster, self.client = cluster, client
         return client
 
+    async def _connect(self, target: Any) -> distributed.Client:
+        """A connected client, or a FlowRunError once ``connect_timeout`` has passed.
+
+        Dask's own ``timeout=`` does not cover a server that accepts and then stays silent (the
+        handshake waits for ever), so the whole connection is bounded here.
+        """
+        client = distributed.Client(
+            target, asynchronous=True, set_as_default=False, timeout=self.connect_timeout
+        )
+        where = self.address or "the LocalCluster's scheduler"
+        try:
+            async with asyncio.timeout(self.connect_timeout):
+                await client
+        except (TimeoutError, OSError) as error:
+            await self._bounded(client.close(), "the client")
+            silent = isinstance(error, TimeoutError)
+            raise FlowRunError(
+                f"could not connect to the Dask scheduler at {where} within "
+                f"{self.connect_timeout:g} s: "
+                + ("it accepted the connection but never answered (is it a Dask scheduler, and "
+                   "is it running?)" if silent else f"{type(error).__name__}: {error}")
+                + ". Check the address, or give a slow scheduler longer with "
+                "DaskExecutor(..., connect_timeout=SECONDS)"
+            ) from error
+        except BaseException:
+            await self._bounded(client.close(), "the client")
+            raise
+        return client
+
     async def close(self) -> None:
-        """Close the client (and the LocalCluster this executor started)."""
+        """Close the client (and the LocalCluster this executor started), in bounded time.
+
+        A start still under way is cancelled. Each part gets ``close_timeout`` seconds; one that
+        does not shut down by then (a scheduler that is gone or never answers) is left behind
+        with a warning, so close() never hangs.
+        """
         starting, self._starting = self._starting, None
         if starting is not None and not starting.done():
-            with contextlib.suppress(BaseException):
-                await starting
+            starting.cancel()
+            await asyncio.wait([starting], timeout=self.close_timeout)
+        if starting is not None and starting.done() and not starting.cancelled():
+            starting.exception()  # retrieved: the step that waited for it has reported it
         client, cluster = self.client, self.cluster
         self.client = self.cluster = None
         self._loop = None
         if client is not None:
-            await client.close()
+            await self._bounded(client.close(timeout=self.close_timeout), "the client")
         if cluster is not None:
-            await cluster.close()
+            await self._bounded(cluster.close(timeout=self.close_timeout), "the LocalCluster")
+
+    async def _bounded(self, closing: Awaitable[Any], what: str) -> None:
+        """Await ``closing`` for at most ``close_timeout`` seconds; log, never raise, a failure."""
+        try:
+            async with asyncio.timeout(self.close_timeout):
+                await closing
+        except TimeoutError:
+            logger.warning("DaskExecutor: %s did not close within %g s; left behind", what,
+                           self.close_timeout)
+        except Exception:
+            logger.warning("DaskExecutor: closing %s failed", what, exc_info=True)
 
     async def __aenter__(self) -> DaskExecutor:
         await self.start()
@@ -365,6 +430,17 @@ def _lost(call: StepCall, error: Exception) -> Exception:
         )
     error.add_note(f"notebook_flow: step {call.event_id} was sent to Dask and did not come back")
     return error
+
+
+def _seconds(value: Any, option: str) -> float:
+    if (
+        isinstance(value, bool) or not isinstance(value, (int, float))
+        or not math.isfinite(value) or value <= 0
+    ):
+        raise FlowDefinitionError(
+            f"DaskExecutor({option}=...) is a number of seconds > 0, got {value!r}"
+        )
+    return float(value)
 
 
 def _locate(value: Any, where: str) -> tuple[str, Any]:

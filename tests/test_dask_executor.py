@@ -18,6 +18,7 @@ from reliability_checks import assert_no_task_left, assert_trace_closed, kinds  
 
 from notebook_flow import (  # noqa: E402
     Flow,
+    FlowDefinitionError,
     FlowRunError,
     Retry,
     StepTimeout,
@@ -368,3 +369,187 @@ def _renamed(func, name):
     copy = types.FunctionType(func.__code__, func.__globals__, name, func.__defaults__, func.__closure__)
     copy.__qualname__ = name
     return copy
+
+
+# -- the edges: a worker killed mid-step, a scheduler that never answers, one that died --------
+
+EDGES = '''
+import os
+import time
+
+def dies_once(event, ctx):
+    """The first attempt sleeps until its worker is killed; Dask's re-run finds the marker."""
+    if not os.path.exists(event):
+        open(event, "w").close()
+        time.sleep(120)
+        return "the first worker was not killed"
+    return os.getpid()
+'''
+
+
+def test_a_step_dask_re_ran_on_another_worker_shows_two_placements(tmp_path):
+    import os
+    import signal
+
+    ns = {"__name__": "__main__"}
+    exec(EDGES, ns)
+    flow = Flow("rerun")
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+        dashboard_address="127.0.0.1:0",
+    ) as local:
+        async def main():
+            async with DaskExecutor(local.scheduler_address) as dask:
+                step = flow.make_event(executor=dask)(ns["dies_once"])
+                handle = flow.run(step, str(tmp_path / "first-attempt-started"))
+                placed = asyncio.Event()
+                handle.subscribe(lambda r: r.kind == "step_placed" and placed.set())
+                handle.start()
+                async with asyncio.timeout(60):
+                    await placed.wait()  # the first worker runs the step now
+                (first,) = kinds(handle.trace, "step_placed")
+                pids = await dask.client.run(os.getpid, workers=[first.worker])
+                os.kill(pids[first.worker], signal.SIGKILL)
+                async with asyncio.timeout(120):
+                    result = await handle
+            assert_no_task_left()
+            return handle, step, result
+
+        handle, step, result = asyncio.run(main())
+    assert isinstance(result[step.id], int) and result[step.id] != os.getpid()
+    trace = handle.trace
+    assert_trace_closed(trace, "finished")
+    placed = kinds(trace, "step_placed")
+    assert len(placed) == 2 and placed[0].worker != placed[1].worker  # where it ran, both times
+    assert {r.step_id for r in placed} == {kinds(trace, "step_started")[0].step_id}
+    assert trace.counts["step_started"] == 1 and trace.counts["step_finished"] == 1
+
+
+class SilentServer:
+    """A TCP server on 127.0.0.1 that accepts every connection and never sends a byte."""
+
+    def __init__(self):
+        import socket
+
+        self.socket = socket.socket()
+        self.socket.bind(("127.0.0.1", 0))
+        self.socket.listen(16)
+        self.address = f"tcp://127.0.0.1:{self.socket.getsockname()[1]}"
+        self.accepted = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self):
+        while True:
+            try:
+                connection, _ = self.socket.accept()
+            except OSError:
+                return  # closed
+            self.accepted.append(connection)
+
+    def close(self):
+        self.socket.close()
+        for connection in self.accepted:
+            connection.close()
+        self.thread.join(5)
+
+
+@pytest.fixture
+def silent():
+    server = SilentServer()
+    yield server
+    server.close()
+
+
+def test_a_scheduler_that_never_answers_fails_the_run_within_the_connect_timeout(silent):
+    ns = cell()
+    flow = Flow("silent")
+
+    async def main():
+        dask = DaskExecutor(silent.address, connect_timeout=1.5, close_timeout=2)
+        step = flow.make_event(executor=dask)(ns["pid"])
+        handle = flow.run(step)
+        began = time.monotonic()
+        with pytest.raises(FlowRunError) as info:
+            await handle
+        failed_after = time.monotonic() - began
+        began = time.monotonic()
+        await dask.close()
+        closed_after = time.monotonic() - began
+        assert_no_task_left()
+        return handle, info.value, failed_after, closed_after
+
+    handle, error, failed_after, closed_after = asyncio.run(main())
+    assert silent.accepted  # it did accept the connection
+    assert 1.5 <= failed_after < 10 and closed_after < 2.5
+    message = str(error)
+    assert f"could not connect to the Dask scheduler at {silent.address} within 1.5 s" in message
+    assert "accepted the connection but never answered" in message
+    assert "connect_timeout=SECONDS" in message
+    assert_trace_closed(handle.trace, "failed")
+
+
+def test_close_while_connecting_to_a_silent_scheduler_returns_at_once(silent):
+    ns = cell()
+    flow = Flow("closing")
+
+    async def main():
+        dask = DaskExecutor(silent.address, connect_timeout=60, close_timeout=2)
+        step = flow.make_event(executor=dask)(ns["pid"])
+        handle = flow.run(step).start()
+        while not silent.accepted:
+            await asyncio.sleep(0.02)
+        began = time.monotonic()
+        await dask.close()  # the start waits up to 60 s: close() cancels it
+        closed_after = time.monotonic() - began
+        with pytest.raises(FlowRunError, match="closed while it was connecting"):
+            await handle
+        assert_no_task_left()
+        return handle, closed_after
+
+    handle, closed_after = asyncio.run(main())
+    assert closed_after < 2.5
+    assert_trace_closed(handle.trace, "failed")
+
+
+def test_close_after_the_scheduler_was_killed_is_bounded():
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    scheduler = subprocess.Popen(
+        [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
+         "--port", str(port), "--dashboard-address", "127.0.0.1:0", "--no-show"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        async def main():
+            dask = DaskExecutor(f"tcp://127.0.0.1:{port}", connect_timeout=90, close_timeout=3)
+            await dask.start()
+            scheduler.send_signal(signal.SIGKILL)
+            scheduler.wait(10)
+            began = time.monotonic()
+            await dask.close()
+            closed_after = time.monotonic() - began
+            assert dask.client is None
+            assert_no_task_left()
+            return closed_after
+
+        closed_after = asyncio.run(main())
+    finally:
+        scheduler.kill()
+        scheduler.wait(10)
+    assert closed_after < 3.5  # the client gives up reconnecting within close_timeout
+
+
+def test_the_timeouts_are_checked():
+    for bad in (0, -1, float("nan"), float("inf"), "10", True):
+        with pytest.raises(FlowDefinitionError, match=r"connect_timeout=\.\.\.\) is a number of seconds > 0"):
+            DaskExecutor(connect_timeout=bad)
+    with pytest.raises(FlowDefinitionError, match="close_timeout"):
+        DaskExecutor(close_timeout=0)

@@ -78,8 +78,12 @@ class StepCall:
         return None if self.feed is None else self.feed.source
 
     def placed(self, executor: str, worker: str, worker_name: str = "", dashboard: str = "") -> None:
-        """Record that this attempt runs on ``worker`` (once per attempt; call on the loop)."""
-        if self.closed or self._placed is not None or self.feed is None:
+        """Record that this attempt runs on ``worker`` (call on the loop).
+
+        Once per worker: an executor that moves the attempt elsewhere (Dask re-runs a step
+        whose worker died) makes a second record, so the trace shows both placements.
+        """
+        if self.closed or self._placed == worker or self.feed is None:
             return
         self._placed = worker
         self.feed.publish(
