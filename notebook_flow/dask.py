@@ -136,9 +136,10 @@ class DaskExecutor(StepExecutor):
         if self.client is None:
             return None
         try:
-            return self.client.dashboard_link
+            link = self.client.dashboard_link
         except Exception:  # a cluster without a dashboard
             return None
+        return link if isinstance(link, str) else None
 
     async def start(self) -> distributed.Client:
         """Connect (and start the LocalCluster) now; steps do it on first use otherwise."""
@@ -179,18 +180,18 @@ class DaskExecutor(StepExecutor):
                 self._loop = None if self.client is None else self._loop
 
     async def _start(self) -> distributed.Client:
-        cluster = None
+        cluster: Any = None
         try:
             if self.address is None:
                 options = dict(host="127.0.0.1", protocol="tcp://", dashboard_address="127.0.0.1:0")
                 options.update(self.cluster_options)
-                cluster = await distributed.LocalCluster(asynchronous=True, **options)
+                cluster = await distributed.LocalCluster(asynchronous=True, **options)  # type: ignore[no-untyped-call]
             client = await self._connect(cluster if cluster is not None else self.address)
         except BaseException:
             if cluster is not None:
                 await self._bounded(cluster.close(), "the LocalCluster")
             raise
-        client.subscribe_topic(self._topic, self._on_worker_event)
+        client.subscribe_topic(self._topic, self._on_worker_event)  # type: ignore[no-untyped-call]
         self.cluster, self.client = cluster, client
         return client
 
@@ -200,7 +201,7 @@ class DaskExecutor(StepExecutor):
         Dask's own ``timeout=`` does not cover a server that accepts and then stays silent (the
         handshake waits for ever), so the whole connection is bounded here.
         """
-        client = distributed.Client(
+        client = distributed.Client(  # type: ignore[no-untyped-call]
             target, asynchronous=True, set_as_default=False, timeout=self.connect_timeout
         )
         where = self.address or "the LocalCluster's scheduler"
@@ -208,7 +209,7 @@ class DaskExecutor(StepExecutor):
             async with asyncio.timeout(self.connect_timeout):
                 await client
         except (TimeoutError, OSError) as error:
-            await self._bounded(client.close(), "the client")
+            await self._bounded(client.close(), "the client")  # type: ignore[no-untyped-call]
             silent = isinstance(error, TimeoutError)
             raise FlowRunError(
                 f"could not connect to the Dask scheduler at {where} within "
@@ -219,7 +220,7 @@ class DaskExecutor(StepExecutor):
                 "DaskExecutor(..., connect_timeout=SECONDS)"
             ) from error
         except BaseException:
-            await self._bounded(client.close(), "the client")
+            await self._bounded(client.close(), "the client")  # type: ignore[no-untyped-call]
             raise
         return client
 
@@ -240,7 +241,8 @@ class DaskExecutor(StepExecutor):
         self.client = self.cluster = None
         self._loop = None
         if client is not None:
-            await self._bounded(client.close(timeout=self.close_timeout), "the client")
+            closing = client.close(timeout=self.close_timeout)  # type: ignore[no-untyped-call]
+            await self._bounded(closing, "the client")
         if cluster is not None:
             await self._bounded(cluster.close(timeout=self.close_timeout), "the LocalCluster")
 
@@ -295,7 +297,7 @@ class DaskExecutor(StepExecutor):
         except asyncio.CancelledError:
             # A Stop, a timeout or a failing sibling: the task leaves the cluster too.
             try:
-                await client.cancel([future], force=True)
+                await client.cancel([future], force=True)  # type: ignore[no-untyped-call]
             except Exception:  # the cluster is gone: nothing is left there to cancel
                 logger.warning("could not cancel Dask task %s of step %s", key, call.event_id,
                                exc_info=True)
@@ -311,14 +313,16 @@ class DaskExecutor(StepExecutor):
             raise
         finally:
             self._calls.pop(key, None)
-            future.release()  # an exception's traceback must not keep the task on the cluster
+            # An exception's traceback must not keep the task on the cluster.
+            future.release()  # type: ignore[no-untyped-call]
         call.placed(self.name, address, name, self.dashboard_link or "")
         return _restore(result, call)
 
     def _on_worker_event(self, event: Any) -> None:
         """A worker's message about a step (runs on the client's loop, the run's loop)."""
         _, message = event
-        call = self._calls.get(message.get("key")) if isinstance(message, dict) else None
+        key = message.get("key") if isinstance(message, dict) else None
+        call = self._calls.get(key) if isinstance(key, str) else None
         if call is None:
             return  # the attempt has ended: a late report has nothing to update
         report = message.get("progress")

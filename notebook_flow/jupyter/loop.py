@@ -192,10 +192,10 @@ def _stop_after_interrupt(
 
 def _interrupt_line(stopped: list[tuple[int, str, int, str]]) -> str:
     parts = []
-    for run_id, flow_name, steps, reason in stopped:
+    for run_id, flow_name, count, reason in stopped:
         how = "" if reason in _INTERRUPTED else f"; {reason}"
-        plural = "step" if steps == 1 else "steps"
-        parts.append((f"run {run_id} of {flow_name!r}", f"({steps} {plural} stopped{how})"))
+        plural = "step" if count == 1 else "steps"
+        parts.append((f"run {run_id} of {flow_name!r}", f"({count} {plural} stopped{how})"))
     if len(parts) == 1:
         ((run, steps),) = parts
         return f"notebook_flow: {run} cancelled by a kernel interrupt {steps}"

@@ -16,10 +16,11 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.display import display
 
-from .. import Flow, RunFeed, WorkflowEvent, WorkflowManager, observe_runs
+from .. import Flow, RunFeed, Trace, WorkflowEvent, WorkflowManager, observe_runs
 from .._core.debug import DebugSession, resolve_events
 from .._core.gate import Gate
 from ..errors import FlowError
+from ..records import RunFailed, StepFailed, StepProgress
 from .cell_runner import compile_cell
 from .debugger import REPLACED, DebuggerView, current_session, debug, set_current_session
 from .loop import STOP_GRACE, allow_nested_runs, run_sync, start_background
@@ -58,7 +59,7 @@ class FlowMagics(Magics):
         args = line_parser().parse_args(words)
         action = args.action
         if action == "show":
-            display(self._source(args.flow))
+            _show(self._source(args.flow))
             return None
         if action == "run":
             return self._run(args)
@@ -97,9 +98,15 @@ class FlowMagics(Magics):
             )
         return value
 
+    def _shell(self) -> Any:
+        shell = self.shell
+        if shell is None:
+            raise UsageError("%flow: these magics are not attached to an IPython shell")
+        return shell
+
     def _eval(self, expr: str, what: str) -> Any:
         try:
-            return eval(expr, self.shell.user_ns)
+            return eval(expr, self._shell().user_ns)
         except NameError:
             raise UsageError(f"%flow: {what} {expr!r} is not defined in this notebook") from None
         except Exception as error:
@@ -110,10 +117,10 @@ class FlowMagics(Magics):
     def _root(self, source: Any, name: str | None) -> Any:
         if isinstance(source, WorkflowManager):
             if name is None:
-                names = list(source.handlers)
-                if not names:
+                handlers = list(source.handlers)
+                if not handlers:
                     raise UsageError(f"%flow: {source.name!r} has no handlers registered")
-                return names[0]
+                return handlers[0]
             if name not in source.handlers:
                 raise UsageError(
                     f"%flow: {source.name!r} has no handler for {name!r}; events: "
@@ -162,7 +169,7 @@ class FlowMagics(Magics):
                     "handlers their own timeout with register(..., timeout=...)"
                 )
             view = FlowView(source)
-            display(view)
+            _show(view)
             body = _consume(source, initial)
             if args.background:
                 task = asyncio.get_running_loop().create_task(body)
@@ -176,7 +183,7 @@ class FlowMagics(Magics):
             handle = source.run(root, initial, ctx, **options)
         except FlowError as error:
             raise UsageError(f"%flow run: {error}") from None
-        display(FlowView(handle))
+        _show(FlowView(handle))
         if args.background:
             return start_background(handle)
         return run_sync(handle)
@@ -199,7 +206,7 @@ class FlowMagics(Magics):
                 source, initial if isinstance(source, WorkflowManager) else root,
                 None if isinstance(source, WorkflowManager) else initial, ctx,
                 breakpoints=breaks, break_on_error=args.break_on_error,
-                namespace=self.shell.user_ns, **run_options(args),
+                namespace=self._shell().user_ns, **run_options(args),
             )
         except FlowError as error:
             raise UsageError(f"%flow debug: {error}") from None
@@ -228,37 +235,38 @@ class FlowMagics(Magics):
         return session
 
     def _log(self, *, errors_only: bool) -> None:
-        feed = self._require_last_run()
-        start = feed.trace.start_time or 0.0
+        _, trace = self._require_last_run()
+        start = trace.start_time or 0.0
         lines = []
-        for record in feed.trace.records:
-            if record.kind == "step_progress" and not errors_only:
+        for record in trace.records:
+            if isinstance(record, StepProgress) and not errors_only:
                 fraction = "" if record.fraction is None else f" ({record.fraction:.0%})"
                 lines.append(
                     f"{record.time - start:8.3f}s  {_short(record.event_id)}: "
                     f"{record.step} - {record.description}{fraction}"
                 )
-            elif record.kind in ("step_failed", "run_failed"):
-                where = _short(getattr(record, "event_id", "run"))
+            elif isinstance(record, (StepFailed, RunFailed)):
+                where = _short(record.event_id) if isinstance(record, StepFailed) else "run"
                 error = record.error
                 lines.append(f"{record.time - start:8.3f}s  {where}: ERROR {type(error).__name__}: {error}")
-        if feed.trace.dropped:
-            lines.insert(0, f"({feed.trace.dropped} older records are no longer kept)")
+        if trace.dropped:
+            lines.insert(0, f"({trace.dropped} older records are no longer kept)")
         print("\n".join(lines) if lines else "(no progress or error lines in the last run)")
 
     def _trace(self, *, as_json: bool) -> Any:
-        feed = self._require_last_run()
+        feed, trace = self._require_last_run()
         if as_json:
-            print(feed.trace.to_json(indent=1))
+            print(trace.to_json(indent=1))
             return None
-        counts = ", ".join(f"{k}={v}" for k, v in feed.trace.counts.items())
-        print(f"run {feed.run_id} of {feed.flow_name!r}: {feed.trace.status}; {counts}")
+        counts = ", ".join(f"{k}={v}" for k, v in trace.counts.items())
+        print(f"run {feed.run_id} of {feed.flow_name!r}: {trace.status}; {counts}")
         return timeline(feed)
 
-    def _require_last_run(self) -> RunFeed:
-        if self.last_run is None or self.last_run.trace is None:
+    def _require_last_run(self) -> tuple[RunFeed, Trace]:
+        feed = self.last_run
+        if feed is None or feed.trace is None:
             raise UsageError("%flow: no run with a trace yet in this kernel; run a flow first")
-        return self.last_run
+        return feed, feed.trace
 
     # -- cell magic ------------------------------------------------------------------------
     def _cell(self, line: str, cell: str) -> Any:
@@ -266,15 +274,15 @@ class FlowMagics(Magics):
         breaks = [b for b in args.breaks.split(",") if b]
         if breaks and not args.debug:
             raise UsageError("%%flow: --break needs --debug")
-        code = self.shell.transform_cell(cell)
+        code = self._shell().transform_cell(cell)
         try:
             body = compile_cell(code)
         except SyntaxError as error:
             raise UsageError(f"%%flow: the cell has a syntax error: {error}") from None
-        namespace = self.shell.user_ns
+        namespace = self._shell().user_ns
         allow_nested_runs()  # so asyncio.run(...) in the cell works as in a script
         if not args.debug:
-            stop = observe_runs(lambda feed: display(FlowView(feed)))
+            stop = observe_runs(lambda feed: _show(FlowView(feed)))
             try:
                 return run_sync(body(namespace))
             finally:
@@ -298,17 +306,25 @@ class FlowMagics(Magics):
             cancel_sessions(sessions_of(feed.source, besides=started_here), REPLACED)
             started_here.append(session)
             set_current_session(session)
-            display(DebuggerView(session, namespace=namespace))
+            _show(DebuggerView(session, namespace=namespace))
 
         stop = observe_runs(debug_each_run)
         task = asyncio.get_running_loop().create_task(body(namespace))
         task_box.append(task)
-        task.add_done_callback(lambda t: (stop(), _report(t)))
+        def cell_ended(task: asyncio.Task[Any]) -> None:
+            stop()
+            _report(task)
+
+        task.add_done_callback(cell_ended)
         return None
 
 
 async def _consume(manager: WorkflowManager, initial: WorkflowEvent) -> list[WorkflowEvent]:
     return [event async for event in manager.process(initial)]
+
+
+def _show(value: object) -> None:
+    display(value)  # type: ignore[no-untyped-call]  # IPython is untyped
 
 
 def _count(items: list[Any], noun: str) -> str:
