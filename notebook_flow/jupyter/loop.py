@@ -19,12 +19,13 @@ import asyncio
 import sys
 import time
 import traceback
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, Final, TypeVar
 
 from .. import RunFeed, RunHandle, observe_runs
 from ..errors import FlowRunError
-from ..records import RUN_END_KINDS, RunRecord
+from ..records import RUN_END_KINDS, RunCancelled, RunRecord
 
 __all__ = ["run_sync", "allow_nested_runs", "start_background", "RunInterrupted", "STOP_GRACE"]
 
@@ -109,43 +110,77 @@ def run_sync(awaitable: Awaitable[T]) -> T:
         raise RunInterrupted(_interrupt_line(stopped), stopped) from None
     finally:
         stop_observing()
+        runs.forget()
+
+
+#: ``(run_id, flow_name, steps_cancelled, reason)``: how a run ended, in the interrupt's words.
+Ended = tuple[int, str, int, str]
 
 
 class _RunsStarted:
-    """The runs started while ``run_sync`` runs, each with a count of its cancelled steps."""
+    """The runs of one ``run_sync`` call: those still going, and those that ended cancelled lately.
+
+    Bounded: a run that ends leaves it (a cell may start thousands of runs); only the last
+    ``_RECENT`` cancelled ones are remembered, as plain tuples, not their traces.
+    """
+
+    _RECENT: Final = 64
 
     def __init__(self) -> None:
-        self.feeds: list[RunFeed] = []
-        self.ends: dict[int, RunRecord] = {}
-        self.cancelled_steps: dict[int, int] = {}
+        self.live: dict[int, tuple[RunFeed, Callable[[], None]]] = {}
         self.handles: dict[int, RunHandle] = {}
+        self.cancelled_steps: dict[int, int] = {}
+        self.recently_cancelled: deque[tuple[float, Ended]] = deque(maxlen=self._RECENT)
+        self.watched: set[int] = set()  # after an interrupt: the runs it is waiting for
+        self.ended: dict[int, Ended] = {}  # how each watched run ended
 
     def add_handle(self, handle: RunHandle) -> None:
         self.handles[handle.run_id] = handle
         self.add(handle.feed)
 
     def add(self, feed: RunFeed) -> None:
-        self.feeds.append(feed)
         self.cancelled_steps[feed.run_id] = 0
-        feed.subscribe(self._tally(feed.run_id))
+        self.live[feed.run_id] = (feed, feed.subscribe(self._tally(feed)))
 
-    def _tally(self, run_id: int) -> Callable[[RunRecord], None]:
+    def _tally(self, feed: RunFeed) -> Callable[[RunRecord], None]:
+        run_id = feed.run_id
+
         def count(record: RunRecord) -> None:
             kind = record.kind
             if kind == "step_cancelled":
                 self.cancelled_steps[run_id] += 1
             elif kind in RUN_END_KINDS:
-                self.ends[run_id] = record
+                self._end(feed, record)
 
         return count
 
-    def live(self) -> list[RunFeed]:
-        return [feed for feed in self.feeds if feed.run_id not in self.ends]
+    def _end(self, feed: RunFeed, record: RunRecord) -> None:
+        run_id = feed.run_id
+        entry = self.live.pop(run_id, None)
+        if entry is not None:
+            entry[1]()  # unsubscribe
+        self.handles.pop(run_id, None)
+        if isinstance(record, RunCancelled):
+            reason = record.reason or "cancelled"
+        else:
+            reason = record.kind.removeprefix("run_")
+        ended = (run_id, feed.flow_name, self.cancelled_steps.pop(run_id, 0), reason)
+        if isinstance(record, RunCancelled):
+            self.recently_cancelled.append((record.time, ended))
+        if run_id in self.watched:
+            self.ended[run_id] = ended
+
+    def forget(self) -> None:
+        """Stop listening to the runs still going (background runs the cell started)."""
+        for _, unsubscribe in self.live.values():
+            unsubscribe()
+        self.live.clear()
+        self.handles.clear()
 
 
 def _stop_after_interrupt(
     loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any], runs: _RunsStarted
-) -> list[tuple[int, str, int, str]]:
+) -> list[Ended]:
     """Cancel what ``run_sync`` runs and drive the loop until it ended; returns the runs stopped.
 
     Those are the runs still going at the interrupt, and the ones that ended cancelled just
@@ -153,19 +188,14 @@ def _stop_after_interrupt(
     its runs, before it re-raises the interrupt).
     """
     now = time.perf_counter()
-    live = runs.live()
-    just_cancelled = [
-        feed for feed in runs.feeds
-        if feed.run_id in runs.ends and runs.ends[feed.run_id].kind == "run_cancelled"
-        and now - runs.ends[feed.run_id].time < STOP_GRACE
-    ]
-    for feed in live:
-        handle = runs.handles.get(feed.run_id)
-        if handle is not None:
-            handle.cancel(INTERRUPT_REASON)
+    stopped = [ended for at, ended in runs.recently_cancelled if now - at < STOP_GRACE]
+    live = {run_id: entry[0] for run_id, entry in runs.live.items()}
+    runs.watched = set(live)
+    for handle in list(runs.handles.values()):
+        handle.cancel(INTERRUPT_REASON)
     task.cancel(INTERRUPT_REASON)
     deadline = time.monotonic() + STOP_GRACE
-    while not task.done() or any(f.run_id not in runs.ends for f in live):
+    while not task.done() or not runs.watched <= set(runs.ended):
         left = deadline - time.monotonic()
         if left <= 0:
             break
@@ -177,20 +207,15 @@ def _stop_after_interrupt(
             continue
     if task.done() and not task.cancelled():
         task.exception()  # retrieved: its failure is the interrupt's, said below
-    stopped = []
-    for feed in sorted(just_cancelled + live, key=lambda f: f.run_id):
-        end = runs.ends.get(feed.run_id)
-        if end is None:
-            reason = f"still running after {STOP_GRACE:g} s"
-        elif end.kind == "run_cancelled":
-            reason = str(getattr(end, "reason", "") or "cancelled")
-        else:
-            reason = end.kind.removeprefix("run_")
-        stopped.append((feed.run_id, feed.flow_name, runs.cancelled_steps[feed.run_id], reason))
-    return stopped
+    for run_id, feed in live.items():
+        stopped.append(runs.ended.get(run_id) or (
+            run_id, feed.flow_name, runs.cancelled_steps.get(run_id, 0),
+            f"still running after {STOP_GRACE:g} s",
+        ))
+    return sorted(stopped)
 
 
-def _interrupt_line(stopped: list[tuple[int, str, int, str]]) -> str:
+def _interrupt_line(stopped: list[Ended]) -> str:
     parts = []
     for run_id, flow_name, count, reason in stopped:
         how = "" if reason in _INTERRUPTED else f"; {reason}"
