@@ -15,7 +15,7 @@ class Cells:
         self.nb = nb
 
     def outputs(self, i: int) -> list[Any]:
-        return self.nb.cells[i].outputs
+        return list(self.nb.cells[i].outputs)
 
     def stdout(self, i: int) -> str:
         return "".join(o.text for o in self.outputs(i) if o.output_type == "stream" and o.name == "stdout")
@@ -32,12 +32,12 @@ class Cells:
 
     def result(self, i: int) -> str:
         (text,) = [o.data["text/plain"] for o in self.outputs(i) if o.output_type == "execute_result"]
-        return text
+        return str(text)
 
 
 def run_cells(*sources: str, timeout: int = 60) -> Cells:
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(s) for s in sources]
+    nb = nbformat.v4.new_notebook()  # type: ignore[no-untyped-call]  # nbformat is untyped
+    nb.cells = [nbformat.v4.new_code_cell(s) for s in sources]  # type: ignore[no-untyped-call]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True).execute()
     return Cells(nb)

@@ -16,6 +16,8 @@ import json
 import queue
 import re
 import time
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -83,23 +85,26 @@ def report(handle=None):
 
 
 class Kernel:
-    def __init__(self):
+    def __init__(self) -> None:
         self.manager = jupyter_client.KernelManager(kernel_name="python3")
         self.manager.start_kernel()
         self.client = self.manager.client()
         self.client.start_channels()
         self.client.wait_for_ready(timeout=60)
 
-    def run(self, code, *, interrupt_after=None, timeout=60):
+    def run(
+        self, code: str, *, interrupt_after: tuple[str, float] | None = None, timeout: float = 60
+    ) -> tuple[str, str | None, float | None]:
         """Run a cell; interrupt the kernel ``interrupt_after[1]`` s after output containing
         ``interrupt_after[0]``. Returns (printed text, error name or None, seconds from the
         interrupt to the end of the cell); the error's traceback lines are kept in
         ``self.traceback``."""
         msg_id = self.client.execute(code)
-        text, error, interrupted_at, deadline = "", None, None, time.monotonic() + timeout
-        self.traceback = []
-        marker, delay = interrupt_after or (None, 0)
-        seen_at = None
+        text, error, deadline = "", None, time.monotonic() + timeout
+        interrupted_at: float | None = None
+        self.traceback: list[str] = []
+        marker, delay = interrupt_after or (None, 0.0)
+        seen_at: float | None = None
         while True:
             if seen_at is not None and interrupted_at is None and time.monotonic() >= seen_at + delay:
                 self.manager.interrupt_kernel()
@@ -123,18 +128,19 @@ class Kernel:
                 took = None if interrupted_at is None else time.monotonic() - interrupted_at
                 return text, error, took
 
-    def report(self, of="handle"):
+    def report(self, of: str | None = "handle") -> dict[str, Any]:
         text, error, _ = self.run(f"report({of})")
         assert error is None, text
-        return json.loads(text.strip().splitlines()[-1])
+        state: dict[str, Any] = json.loads(text.strip().splitlines()[-1])
+        return state
 
-    def close(self):
+    def close(self) -> None:
         self.client.stop_channels()
         self.manager.shutdown_kernel(now=True)
 
 
 @pytest.fixture(scope="module")
-def kernel():
+def kernel() -> Iterator[Kernel]:
     k = Kernel()
     text, error, _ = k.run(SETUP)
     assert error is None, text
@@ -142,7 +148,7 @@ def kernel():
     k.close()
 
 
-def assert_stopped_cleanly(kernel, reason, of="handle"):
+def assert_stopped_cleanly(kernel: Kernel, reason: str, of: str | None = "handle") -> None:
     state = kernel.report(of)
     assert state["status"] == "cancelled" and state["trace_status"] == "cancelled"
     assert state["open_steps"] == 0 and state["unmatched"] == 0
@@ -155,7 +161,7 @@ def assert_stopped_cleanly(kernel, reason, of="handle"):
     assert error is None and text.strip() == "1"
 
 
-def test_interrupting_a_cell_that_awaits_a_waiting_run(kernel):
+def test_interrupting_a_cell_that_awaits_a_waiting_run(kernel: Kernel) -> None:
     text, error, took = kernel.run(
         "handle = flow.run(start)\nawait handle", interrupt_after=("waiting on the API", 0.5)
     )
@@ -165,17 +171,19 @@ def test_interrupting_a_cell_that_awaits_a_waiting_run(kernel):
     assert_stopped_cleanly(kernel, "cancelled")
 
 
-def test_interrupting_a_cell_that_awaits_a_chain_of_busy_steps(kernel):
+def test_interrupting_a_cell_that_awaits_a_chain_of_busy_steps(kernel: Kernel) -> None:
     text, error, took = kernel.run(
         "handle = busy.run(spin, None, [0], trace=100)\nawait handle",
         interrupt_after=("spinning", 0.2),
     )
-    assert error == "CancelledError" and took < 20
+    assert error == "CancelledError" and took is not None and took < 20
     assert_stopped_cleanly(kernel, "cancelled")
 
 
 @pytest.mark.parametrize("which", ["waiting run", "busy chain"])
-def test_interrupting_a_sync_cell_that_runs_a_flow_with_asyncio_run(kernel, which):
+def test_interrupting_a_sync_cell_that_runs_a_flow_with_asyncio_run(
+    kernel: Kernel, which: str
+) -> None:
     # The seeds' examples call asyncio.run(...); in a notebook that needs nest-asyncio2.
     start = "flow.run(start)" if which == "waiting run" else "busy.run(spin, None, [0], trace=100)"
     marker = "waiting on the API" if which == "waiting run" else "spinning"
@@ -184,7 +192,7 @@ def test_interrupting_a_sync_cell_that_runs_a_flow_with_asyncio_run(kernel, whic
         "async def main():\n    return await handle\nasyncio.run(main())",
         interrupt_after=(marker, 0.3),
     )
-    assert error == "KeyboardInterrupt" and took < 20
+    assert error == "KeyboardInterrupt" and took is not None and took < 20
     state = kernel.report()
     # The interrupt may land inside a step (the run records why) or in the loop's wait (then
     # nest-asyncio2 cancels the main task, which cancels the run): either way it is stopped.
@@ -212,7 +220,9 @@ SYNC_CELLS = {
 
 
 @pytest.mark.parametrize("cell", list(SYNC_CELLS))
-def test_an_interrupt_of_a_sync_cell_cancels_its_run_and_says_so_in_one_line(kernel, cell):
+def test_an_interrupt_of_a_sync_cell_cancels_its_run_and_says_so_in_one_line(
+    kernel: Kernel, cell: str
+) -> None:
     code, flow_name, running = SYNC_CELLS[cell]
     marker = {"waits": "waiting on the API", "busy": "spinning", "chat": "asking the model"}[flow_name]
     text, error, took = kernel.run(code, interrupt_after=(marker, 0.3))
@@ -239,7 +249,7 @@ def test_an_interrupt_of_a_sync_cell_cancels_its_run_and_says_so_in_one_line(ker
         assert state["tasks_left"] == [] and state["open_steps"] == 0
 
 
-def test_an_interrupt_of_plain_code_in_a_flow_cell_stays_a_keyboard_interrupt(kernel):
+def test_an_interrupt_of_plain_code_in_a_flow_cell_stays_a_keyboard_interrupt(kernel: Kernel) -> None:
     text, error, _ = kernel.run(
         "%%flow\nimport time\nprint('sleeping', flush=True)\ntime.sleep(600)",
         interrupt_after=("sleeping", 0.3),

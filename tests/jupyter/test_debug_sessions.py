@@ -4,7 +4,7 @@
 import json
 
 import pytest
-from kernel_cells import run_cells
+from kernel_cells import Cells, run_cells
 
 SETUP = '''
 %load_ext notebook_flow
@@ -46,7 +46,7 @@ REPLACED = "a new debug session of this flow replaced it"
 
 
 @pytest.fixture(scope="module")
-def cells():
+def cells() -> Cells:
     return run_cells(
         SETUP,  # 0
         "%flow debug flow --break join",  # 1
@@ -73,11 +73,12 @@ def cells():
     )
 
 
-def _state(cells, i):
-    return json.loads(cells.stdout(i).splitlines()[0])
+def _state(cells: Cells, i: int) -> dict[str, object]:
+    state: dict[str, object] = json.loads(cells.stdout(i).splitlines()[0])
+    return state
 
 
-def test_running_flow_debug_again_stops_the_paused_session(cells):
+def test_running_flow_debug_again_stops_the_paused_session(cells: Cells) -> None:
     assert cells.error(2) == ""
     assert "stopped the earlier debug session of flow (run " in cells.stdout(2)
     assert "of 'demo')" in cells.stdout(2)
@@ -86,26 +87,26 @@ def test_running_flow_debug_again_stops_the_paused_session(cells):
     assert cells.stdout(4).startswith("paused before")
 
 
-def test_a_workflow_manager_session_is_stopped_the_same_way(cells):
+def test_a_workflow_manager_session_is_stopped_the_same_way(cells: Cells) -> None:
     assert cells.error(6) == "" and "of 'chat')" in cells.stdout(6)
     assert _state(cells, 7) == dict(status="stopped", trace="cancelled", open=0,
                                     reason=REPLACED, alive=0)
 
 
-def test_a_new_session_from_code_stops_the_old_one(cells):
+def test_a_new_session_from_code_stops_the_old_one(cells: Cells) -> None:
     assert cells.error(9) == ""
     assert _state(cells, 10) == dict(status="stopped", trace="cancelled", open=0,
                                      reason=REPLACED, alive=0)
     assert cells.stdout(10).splitlines()[1].startswith("paused before")
 
 
-def test_a_flow_debug_cell_run_again_stops_the_sessions_of_its_first_run(cells):
+def test_a_flow_debug_cell_run_again_stops_the_sessions_of_its_first_run(cells: Cells) -> None:
     assert cells.error(13) == ""
     assert _state(cells, 14) == dict(status="stopped", trace="cancelled", open=0,
                                      reason=REPLACED, alive=0)
 
 
-def test_flow_stop_reaches_every_live_session_it_names(cells):
+def test_flow_stop_reaches_every_live_session_it_names(cells: Cells) -> None:
     # `second` was stopped by code1's start (same flow), code1 by code2, code2 by the %%flow run.
     assert cells.stdout(15).strip() == "1"
     assert cells.stdout(16).startswith("%flow stop: 1 run stopped (run ")

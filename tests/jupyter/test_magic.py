@@ -1,7 +1,7 @@
 """Every %flow form in a real kernel: the outputs a user sees."""
 
 import pytest
-from kernel_cells import run_cells
+from kernel_cells import Cells, run_cells
 
 SETUP = '''
 %load_ext notebook_flow
@@ -42,7 +42,7 @@ chat.register("ask", ask)
 
 
 @pytest.fixture(scope="module")
-def cells():
+def cells() -> Cells:
     return run_cells(
         SETUP,  # 0
         "%flow show flow",  # 1
@@ -70,33 +70,33 @@ def cells():
     )
 
 
-def test_show_displays_the_dag(cells):
+def test_show_displays_the_dag(cells: Cells) -> None:
     assert cells.error(1) == ""
     assert cells.data(1, "image/svg+xml") or cells.data(1, "text/plain")
 
 
-def test_run_shows_a_live_view_and_returns_results(cells):
+def test_run_shows_a_live_view_and_returns_results(cells: Cells) -> None:
     assert cells.stdout(2).strip() == "5"
     assert cells.data(2, "application/vnd.jupyter.widget-view+json")
     assert "10" in cells.result(3) and "'__main__.join': 5" in cells.result(3)
 
 
-def test_run_a_workflow_manager(cells):
+def test_run_a_workflow_manager(cells: Cells) -> None:
     assert cells.stdout(4).strip() == "['ask', 'progress', 'answer']"
 
 
-def test_log_and_trace_of_the_last_run(cells):
+def test_log_and_trace_of_the_last_run(cells: Cells) -> None:
     assert "ask - thinking" in cells.stdout(5)
     assert "finished" in cells.stdout(6) and cells.data(6, "image/svg+xml")
 
 
-def test_a_failing_run_raises_and_its_log_shows_the_error(cells):
+def test_a_failing_run_raises_and_its_log_shows_the_error(cells: Cells) -> None:
     assert cells.error(7) == "ValueError: join refused"
     assert "ERROR ValueError: join refused" in cells.stdout(8)
     assert "halfway" not in cells.stdout(8)
 
 
-def test_debug_step_continue_stop(cells):
+def test_debug_step_continue_stop(cells: Cells) -> None:
     assert cells.data(9, "application/vnd.jupyter.widget-view+json")
     assert cells.stdout(10).strip() == "step_finished start"
     assert cells.stdout(11).strip().startswith("paused before") and "join" in cells.stdout(11)
@@ -104,13 +104,13 @@ def test_debug_step_continue_stop(cells):
     assert cells.outputs(20) == []  # stepping a stopped session runs nothing
 
 
-def test_cell_magic_runs_asyncio_run_and_shows_views(cells):
+def test_cell_magic_runs_asyncio_run_and_shows_views(cells: Cells) -> None:
     assert cells.error(13) == ""
     assert cells.result(13) == "5"
     assert cells.data(13, "application/vnd.jupyter.widget-view+json")
 
 
-def test_background_run_returns_a_handle(cells):
+def test_background_run_returns_a_handle(cells: Cells) -> None:
     assert cells.stdout(14).strip() == "5"
 
 
@@ -124,19 +124,19 @@ def test_background_run_returns_a_handle(cells):
         (19, "must be a dict"),
     ],
 )
-def test_bad_arguments_give_one_line_usage_errors(cells, index, words):
+def test_bad_arguments_give_one_line_usage_errors(cells: Cells, index: int, words: str) -> None:
     text = cells.stderr(index) + cells.error(index)
     assert "UsageError" in text and words in text
     assert "Traceback" not in text
 
 
-def test_help_is_printed_and_is_the_docstring_that_flow_question_mark_shows(cells):
+def test_help_is_printed_and_is_the_docstring_that_flow_question_mark_shows(cells: Cells) -> None:
     text = cells.stdout(21)
     printed, doc = text.split("DOC ", 1)
     assert "%flow debug FLOW" in printed and "%flow debug FLOW" in doc
 
 
-def test_trace_json(cells):
+def test_trace_json(cells: Cells) -> None:
     import json
 
     data = json.loads(cells.stdout(22))
@@ -144,7 +144,7 @@ def test_trace_json(cells):
 
 
 @pytest.fixture(scope="module")
-def misuse():
+def misuse() -> Cells:
     """A fresh kernel: no run and no debug session yet."""
     return run_cells(
         "%load_ext notebook_flow\n" + SETUP.replace("%load_ext notebook_flow\n", ""),  # 0
@@ -186,11 +186,11 @@ def misuse():
         (15, "run a flow first"),
     ],
 )
-def test_magic_misuse_is_one_line_usage_error(misuse, index, words):
+def test_magic_misuse_is_one_line_usage_error(misuse: Cells, index: int, words: str) -> None:
     text = misuse.stderr(index) + misuse.error(index)
     assert "UsageError" in text and words in text, text
     assert "Traceback" not in text
 
 
-def test_run_options_reach_the_run(misuse):
+def test_run_options_reach_the_run(misuse: Cells) -> None:
     assert misuse.error(16) == "" and "'__main__.join': 5" in misuse.result(16)
