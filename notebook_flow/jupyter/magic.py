@@ -80,7 +80,7 @@ class FlowMagics(Magics):
             session.pause()
             return None
         if action == "stop":
-            run_sync(session.stop())
+            self._stop_and_wait([session], "%flow stop")  # bounded, as for %flow stop FLOW
             return session.status
         if action == "break":
             try:

@@ -65,7 +65,7 @@ def cells() -> Cells:
         "print(json.dumps(state(cell1)))",  # 14
         "live = [s for s in [second, code2, current_session()] if not s.done]\nprint(len(live))",  # 15
         "%flow stop flow",  # 16
-        "print([s.status for s in live], current_session().status)",  # 17
+        "print([s.status for s in live], current_session().status, state(live[0])['reason'])",  # 17
         "%flow stop --all",  # 18: the chat session
         "print(json.dumps(flow_tasks()))",  # 19
         "%flow stop --all",  # 20: nothing left
@@ -110,7 +110,7 @@ def test_flow_stop_reaches_every_live_session_it_names(cells: Cells) -> None:
     # `second` was stopped by code1's start (same flow), code1 by code2, code2 by the %%flow run.
     assert cells.stdout(15).strip() == "1"
     assert cells.stdout(16).startswith("%flow stop: 1 run stopped (run ")
-    assert cells.stdout(17).strip() == "['stopped'] stopped"
+    assert cells.stdout(17).strip() == "['stopped'] stopped %flow stop"  # the run's reason
     assert cells.stdout(18).startswith("%flow stop: 1 run stopped (run ") and "'chat'" in cells.stdout(18)
     assert json.loads(cells.stdout(19)) == []  # no task of any debug run is left
     assert cells.stdout(20).strip() == "%flow stop: no live debug session to stop (every live debug session)"
