@@ -305,7 +305,7 @@ class DaskExecutor(StepExecutor):
         except Exception as error:
             mark = getattr(error, _WORKER_MARK, None)
             if mark is None:  # not raised by the step: the trip there or back failed
-                clear = _lost(call, error)
+                clear = _lost(call, error, self.address or "the LocalCluster's scheduler")
                 if clear is error:
                     raise
                 raise clear from error
@@ -422,8 +422,14 @@ def _unsendable(call: StepCall, error: Exception) -> Exception:
     return error
 
 
-def _lost(call: StepCall, error: Exception) -> Exception:
+def _lost(call: StepCall, error: Exception, where: str) -> Exception:
     """The error for a step whose result (or worker) did not come back."""
+    if getattr(error, "reason", None) == "scheduler-connection-lost":
+        return FlowRunError(
+            f"step {call.event_id} was lost on Dask: the connection to the scheduler at {where} "
+            f"broke while it ran (the scheduler stopped, or the network failed). Start the "
+            f"scheduler again and re-run, or run the step in the notebook with executor=\"local\""
+        )
     text = str(error)
     if isinstance(error, TypeError) and "serialize" in text:
         return UnpicklableError(

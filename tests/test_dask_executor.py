@@ -512,7 +512,7 @@ def test_close_while_connecting_to_a_silent_scheduler_returns_at_once(silent):
     assert_trace_closed(handle.trace, "failed")
 
 
-def test_close_after_the_scheduler_was_killed_is_bounded():
+def test_a_killed_scheduler_fails_the_run_clearly_and_close_is_bounded(tmp_path):
     import signal
     import socket
     import subprocess
@@ -522,28 +522,53 @@ def test_close_after_the_scheduler_was_killed_is_bounded():
     probe.bind(("127.0.0.1", 0))
     port = probe.getsockname()[1]
     probe.close()
+    address = f"tcp://127.0.0.1:{port}"
+    quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     scheduler = subprocess.Popen(
         [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
-         "--port", str(port), "--dashboard-address", "127.0.0.1:0", "--no-show"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+         "--port", str(port), "--dashboard-address", "127.0.0.1:0", "--no-show"], **quiet,
     )
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "distributed.cli.dask_worker", address, "--nthreads", "1",
+         "--no-nanny", "--host", "127.0.0.1"], **quiet,
+    )
+    ns = {"__name__": "__main__"}
+    exec(EDGES, ns)
+    flow = Flow("killed")
     try:
         async def main():
-            dask = DaskExecutor(f"tcp://127.0.0.1:{port}", connect_timeout=90, close_timeout=3)
+            dask = DaskExecutor(address, connect_timeout=90, close_timeout=3)
             await dask.start()
+            await dask.client.wait_for_workers(1, timeout=90)
+            step = flow.make_event(executor=dask)(ns["dies_once"])  # sleeps: it is not done
+            handle = flow.run(step, str(tmp_path / "started"))
+            placed = asyncio.Event()
+            handle.subscribe(lambda r: r.kind == "step_placed" and placed.set())
+            handle.start()
+            async with asyncio.timeout(60):
+                await placed.wait()
             scheduler.send_signal(signal.SIGKILL)
             scheduler.wait(10)
+            began = time.monotonic()
+            with pytest.raises(FlowRunError) as info:
+                async with asyncio.timeout(30):
+                    await handle
+            failed_after = time.monotonic() - began
             began = time.monotonic()
             await dask.close()
             closed_after = time.monotonic() - began
             assert dask.client is None
             assert_no_task_left()
-            return closed_after
+            return handle, step, info.value, failed_after, closed_after
 
-        closed_after = asyncio.run(main())
+        handle, step, error, failed_after, closed_after = asyncio.run(main())
     finally:
-        scheduler.kill()
-        scheduler.wait(10)
+        for process in (worker, scheduler):
+            process.kill()
+            process.wait(10)
+    assert failed_after < 10  # at once: Dask tells the client its futures are lost
+    assert f"step {step.id} was lost on Dask: the connection to the scheduler at {address}" in str(error)
+    assert_trace_closed(handle.trace, "failed")
     assert closed_after < 3.5  # the client gives up reconnecting within close_timeout
 
 
