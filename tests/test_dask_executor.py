@@ -434,24 +434,30 @@ class SilentServer:
         self.socket = socket.socket()
         self.socket.bind(("127.0.0.1", 0))
         self.socket.listen(16)
+        self.socket.settimeout(0.05)  # so the accepting thread sees close() at once
         self.address = f"tcp://127.0.0.1:{self.socket.getsockname()[1]}"
         self.accepted = []
+        self.closing = threading.Event()
         self.thread = threading.Thread(target=self._accept, daemon=True)
         self.thread.start()
 
     def _accept(self):
-        while True:
+        while not self.closing.is_set():
             try:
                 connection, _ = self.socket.accept()
+            except TimeoutError:
+                continue
             except OSError:
                 return  # closed
             self.accepted.append(connection)
 
     def close(self):
+        self.closing.set()
+        self.thread.join(5)
+        assert not self.thread.is_alive()
         self.socket.close()
         for connection in self.accepted:
             connection.close()
-        self.thread.join(5)
 
 
 @pytest.fixture
