@@ -66,7 +66,7 @@ def _lanes(intervals: Sequence[Interval]) -> dict[str, list[list[Interval]]]:
 
 def _tick_step(span: float, target: int = 6) -> float:
     raw = span / target if span > 0 else 1.0
-    power = 10 ** math.floor(math.log10(raw))
+    power = 10.0 ** math.floor(math.log10(raw))
     for mult in (1, 2, 5, 10):
         if raw <= mult * power:
             return mult * power
@@ -177,8 +177,8 @@ def timeline(run: Any, *, width: int = 680) -> Timeline:
     """The timeline of a run: a ``RunHandle`` (from its trace) or a ``FlowView``'s last run."""
     intervals_of = getattr(run, "step_intervals", None)
     if callable(intervals_of):  # a FlowView
-        intervals, labels = intervals_of()
-        return Timeline(timeline_svg(intervals, labels, width=width))
+        shown, names = intervals_of()
+        return Timeline(timeline_svg(shown, names, width=width))
     feed = getattr(run, "feed", run)
     trace = getattr(feed, "trace", None)
     if trace is None:
