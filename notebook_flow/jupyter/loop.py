@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import sys
-import traceback
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 from ..errors import FlowRunError
+from .tracebacks import user_traceback
 
 __all__ = ["run_sync", "allow_nested_runs", "start_background"]
 
@@ -77,4 +77,4 @@ def _report_failure(task: asyncio.Task[Any]) -> None:
     if error is None:
         return
     print(f"notebook_flow: background run failed: {type(error).__name__}: {error}", file=sys.stderr)
-    traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)
+    print(user_traceback(error), file=sys.stderr)  # the user's frames, cells named as IPython does

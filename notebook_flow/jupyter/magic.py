@@ -23,6 +23,7 @@ from .debugger import DebuggerView, current_session, debug, set_current_session
 from .loop import allow_nested_runs, run_sync, start_background
 from .magic_args import HELP, cell_parser, line_parser, run_options, split_arguments
 from .timeline import timeline
+from .tracebacks import without_framework
 from .view import FlowView
 
 __all__ = ["FlowMagics", "load_ipython_extension", "unload_ipython_extension"]
@@ -42,7 +43,11 @@ class FlowMagics(Magics):
 
     @line_cell_magic
     def flow(self, line: str, cell: str | None = None) -> Any:
-        return self._cell(line, cell) if cell is not None else self._line(line)
+        __tracebackhide__ = True  # IPython leaves this frame out of the traceback it shows
+        try:
+            return self._cell(line, cell) if cell is not None else self._line(line)
+        except Exception as error:  # the user's code failed: show their frames, not ours
+            raise without_framework(error)  # noqa: B904 - the same exception, trimmed
 
     flow.__doc__ = HELP
 
