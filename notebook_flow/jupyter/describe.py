@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .formatting import bounded_repr, cut, describe_input, describe_record, preview
+from .formatting import bounded_repr, cut, describe_input, describe_record, preview, seconds
 from .tracebacks import user_traceback
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ def log_line(state: RunState, r: Any) -> LogLine:
         text = f"{r.step}: {r.description}{fraction}" if r.step else f"{r.description}{fraction}"
         return [t, event, "progress", cut(text), ""]
     if kind == "step_finished":
-        return [t, event, "step", f"done in {r.duration:.3f} s -> {preview(r.result)}", ""]
+        return [t, event, "step", f"done in {seconds(r.duration)} -> {preview(r.result)}", ""]
     if kind in ("step_failed", "step_retried"):
         err = r.error
         text = f"{type(err).__name__}: {err}"

@@ -31,9 +31,11 @@ __all__ = [
     "cut",
     "preview",
     "bounded_repr",
+    "seconds",
     "short_name",
     "describe_input",
     "describe_record",
+    "show_records_readably",
 ]
 
 #: The most characters of one text (a log line, a detail, a traceback) sent to the browser.
@@ -50,6 +52,15 @@ def cut(text: str, limit: int = TEXT_LIMIT) -> str:
     if len(text) <= limit:
         return text
     return f"{text[:limit]}... ({len(text) - limit} more characters)"
+
+
+def seconds(duration: float) -> str:
+    """A duration people read at a glance: ``62 µs``, ``4.1 ms``, ``0.250 s``, ``12.3 s``."""
+    if duration < 0.001:
+        return f"{duration * 1e6:.0f} µs"
+    if duration < 0.1:
+        return f"{duration * 1e3:.1f} ms"
+    return f"{duration:.3f} s" if duration < 10 else f"{duration:.1f} s"
 
 
 def short_name(event_id: str) -> str:
@@ -193,17 +204,17 @@ def describe_record(record: RunRecord, labels: Mapping[str, str] | None = None) 
     kind = record.kind
     event = (labels.get(r.event_id) or short_name(r.event_id)) if hasattr(r, "event_id") else ""
     if kind == "step_finished":
-        return f"{event} done in {r.duration:.3f} s -> {preview(r.result)}"
+        return f"{event} done in {seconds(r.duration)} -> {preview(r.result)}"
     if kind == "step_failed":
-        return f"{event} failed after {r.duration:.3f} s: {_error_text(r.error)}"
+        return f"{event} failed after {seconds(r.duration)}: {_error_text(r.error)}"
     if kind == "step_retried":
         return (f"{event} attempt {r.attempt} failed ({_error_text(r.error)}); "
                 f"retrying in {r.delay:.3g} s")
     if kind == "step_goto":
         targets = ", ".join(labels.get(t) or short_name(t) for t in r.targets) or "nothing"
-        return f"{event} goto {targets} after {r.duration:.3f} s"
+        return f"{event} goto {targets} after {seconds(r.duration)}"
     if kind in ("step_aborted", "step_cancelled"):
-        return f"{event} {kind[len('step_'):]} after {r.duration:.3f} s"
+        return f"{event} {kind[len('step_'):]} after {seconds(r.duration)}"
     if kind in ("step_pending", "step_started"):
         return f"{event} {kind[len('step_'):]} with {describe_input(r.input, labels)}"
     if kind == "step_progress":
@@ -215,11 +226,11 @@ def describe_record(record: RunRecord, labels: Mapping[str, str] | None = None) 
     if kind == "run_started":
         return f"run {run_number(r.run_id) or r.run_id} of {r.flow_name!r} started at {labels.get(r.root) or short_name(r.root)}"
     if kind == "run_failed":
-        return f"run failed after {r.duration:.3f} s: {_error_text(r.error)}"
+        return f"run failed after {seconds(r.duration)}: {_error_text(r.error)}"
     if kind in ("run_finished", "run_cancelled"):
         reason = getattr(r, "reason", "")
         why = f" ({reason})" if reason and reason != "cancelled" else ""
-        return f"run {kind[len('run_'):]}{why} after {r.duration:.3f} s, {r.steps} steps"
+        return f"run {kind[len('run_'):]}{why} after {seconds(r.duration)}, {r.steps} steps"
     return f"{kind} at {r.time:.3f}"
 
 
@@ -229,3 +240,21 @@ def _error_text(error: BaseException) -> str:
     except Exception:
         message = "(its message could not be read)"
     return cut(f"{type(error).__name__}: {message}" if message else type(error).__name__, 400)
+
+
+def show_records_readably(shell: Any) -> None:
+    """Make IPython display a run record as its one readable line (e.g. what ``%flow step`` returns).
+
+    Registered for this shell only (by ``%load_ext notebook_flow``); the record itself is unchanged.
+    """
+    formatter = shell.display_formatter.formatters["text/plain"]
+
+    def pretty(record: RunRecord, printer: Any, cycle: bool) -> None:
+        printer.text(describe_record(record))
+
+    # each class: IPython takes a class's own generated __repr__ before a printer of its base
+    kinds: list[type[RunRecord]] = [RunRecord]
+    while kinds:
+        kind = kinds.pop()
+        formatter.for_type(kind, pretty)
+        kinds.extend(kind.__subclasses__())

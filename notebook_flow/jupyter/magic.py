@@ -20,6 +20,7 @@ from .._core.gate import Gate
 from ..errors import FlowError
 from .cell_runner import compile_cell
 from .debugger import DebuggerView, current_session, debug, set_current_session
+from .formatting import show_records_readably
 from .loop import allow_nested_runs, run_sync, start_background
 from .magic_args import HELP, cell_parser, line_parser, run_options, split_arguments
 from .timeline import timeline
@@ -303,6 +304,7 @@ def _report(task: asyncio.Task[Any]) -> None:
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext notebook_flow``: register the %flow magics."""
     ipython.register_magics(FlowMagics)
+    show_records_readably(ipython)  # `%flow step` shows "price done in 0.001 s -> 80", not a repr
 
 
 def unload_ipython_extension(ipython: Any) -> None:

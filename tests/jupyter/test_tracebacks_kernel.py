@@ -43,6 +43,8 @@ def cells():
         "v._coalescer.flush_now()\n"
         "print(v._state.detail_dict(bad.id)['traceback'])\nprint('-----')\n"
         "print([line for line in v._state.all_log_lines() if line[2] == 'error'][0][4])",  # 5
+        "%flow debug f start",  # 6
+        "%flow step",  # 7
     )
 
 
@@ -76,3 +78,8 @@ def test_the_log_and_the_details_show_the_users_frame(cells):
         assert lines[-3:] == ["  Cell In[1], line 14, in bad", '    return order["qty"]', "KeyError: 'qty'"]
         assert "frames of the framework not shown" in lines[1] or "frame of the framework" in lines[1]
         assert not [word for word in FRAMEWORK if word in text], text
+
+
+def test_flow_step_shows_a_readable_line_not_a_repr(cells):
+    (shown,) = cells.data(7, "text/plain")
+    assert re.fullmatch(r"start done in \d+ µs -> 1", shown), shown
