@@ -142,3 +142,35 @@ def test_a_slow_repr_holds_the_loop_at_most_the_budget(flow):
     print(f"longest loop stall: {longest * 1000:.0f} ms (repr takes 2000 ms, budget {REPR_BUDGET * 1000:.0f} ms)")
     assert longest < REPR_BUDGET + 0.25  # the budget plus scheduling slack on a busy machine
     time.sleep(2.0)  # let the helper thread finish before the next test
+
+
+def test_every_text_sent_to_the_browser_is_cut(flow):
+    """A 15 MB progress message, a 5 MB error and a 5 MB result reach the browser cut."""
+    from notebook_flow import progress
+
+    @flow.make_event
+    async def chatty(event, ctx):
+        progress("chatty", "m" * 15_000_000, 0.5)
+        return "r" * 5_000_000
+
+    @flow.listen_group([chatty])
+    async def angry(event, ctx):
+        raise ValueError("e" * 5_000_000)
+
+    live = FlowView(flow)
+    sent = []
+    live.send = sent.append
+    with pytest.raises(ValueError):
+        asyncio.run(flow.invoke_event(chatty))
+    for node in live.states:
+        live._on_front_message(live, {"type": "details", "node": node}, [])
+    live.send = lambda message: None
+    texts = [line[3] for message in sent if message["type"] == "log" for line in message["lines"]]
+    texts += [line[4] for message in sent if message["type"] == "log" for line in message["lines"]]
+    texts += [v for message in sent if message["type"] == "details"
+              for v in message["data"].values() if isinstance(v, str)]
+    texts += [live.status["error"]] + [bar["description"] for bar in live.bars]
+    assert texts and max(len(t) for t in texts) <= TEXT_LIMIT + 60  # the limit, plus its note
+    cut_ones = [t for t in texts if t.endswith(" more characters)")]
+    assert len(cut_ones) >= 4  # the progress line, the result, the error in the log and details
+    assert any("... (14996" in t for t in cut_ones)  # the 15 MB progress message, cut to its head
