@@ -174,3 +174,14 @@ def test_every_text_sent_to_the_browser_is_cut(flow):
     cut_ones = [t for t in texts if t.endswith(" more characters)")]
     assert len(cut_ones) >= 4  # the progress line, the result, the error in the log and details
     assert any("... (14996" in t for t in cut_ones)  # the 15 MB progress message, cut to its head
+
+
+def test_the_timeline_of_a_long_run_draws_its_busiest_rows():
+    from notebook_flow.jupyter.timeline import MAX_ROWS, timeline_svg
+
+    intervals = [(f"e{i}", i * 1e-3, i * 1e-3 + (0.5e-3 if i % 50 else 0.9e-3), "done")
+                 for i in range(10_000)]
+    svg = timeline_svg(intervals, {f"e{i}": f"step {i}" for i in range(10_000)})
+    assert f"(the {MAX_ROWS} busiest events drawn, {10_000 - MAX_ROWS} more not)" in svg
+    assert svg.count("<rect x=") == MAX_ROWS and len(svg) < 80_000  # was 2.5 MB
+    assert ">step 0<" in svg and ">step 50<" in svg and ">step 1<" not in svg  # the longest steps
