@@ -24,13 +24,13 @@ class _Closable(Protocol):
     def close(self) -> None: ...
 
 
-# cell id -> (execution count, the views that execution showed)
-_shown: dict[str, tuple[int, list[weakref.ref[Any]]]] = {}
+# cell id -> (the execute request's id, the views that execution showed)
+_shown: dict[str, tuple[str, list[weakref.ref[Any]]]] = {}
 _cells_of: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
 
 
-def current_cell() -> tuple[str, int] | None:
-    """(cell id, execution count) of the cell running now, if the front end said which."""
+def current_cell() -> tuple[str, str] | None:
+    """(cell id, id of its execute request) of the cell running now, if the front end said which."""
     module = sys.modules.get("IPython")
     get_ipython = getattr(module, "get_ipython", None)
     shell = get_ipython() if get_ipython is not None else None
@@ -42,12 +42,16 @@ def current_cell() -> tuple[str, int] | None:
         parent = get_parent("shell")
     except Exception:
         return None
-    metadata = parent.get("metadata") if isinstance(parent, dict) else None
-    cell_id = metadata.get("cellId") if isinstance(metadata, dict) else None
-    count = getattr(shell, "execution_count", None)
-    if not isinstance(cell_id, str) or not isinstance(count, int):
+    if not isinstance(parent, dict):
         return None
-    return cell_id, count
+    metadata, header = parent.get("metadata"), parent.get("header")
+    cell_id = metadata.get("cellId") if isinstance(metadata, dict) else None
+    # the request's own id, not the shell's execution count: a background task started by the
+    # cell still runs under that cell's request, while the count moves on with later cells
+    execution = header.get("msg_id") if isinstance(header, dict) else None
+    if not isinstance(cell_id, str) or not isinstance(execution, str):
+        return None
+    return cell_id, execution
 
 
 def shown(view: _Closable) -> None:
@@ -55,9 +59,9 @@ def shown(view: _Closable) -> None:
     cell = current_cell()
     if cell is None:
         return
-    cell_id, count = cell
+    cell_id, execution = cell
     earlier = _shown.get(cell_id)
-    if earlier is not None and earlier[0] != count:
+    if earlier is not None and earlier[0] != execution:
         del _shown[cell_id]
         for ref in earlier[1]:
             old = ref()
@@ -68,7 +72,7 @@ def shown(view: _Closable) -> None:
                 cells.discard(cell_id)
                 if not cells:
                     _close(old)
-    entry = _shown.setdefault(cell_id, (count, []))
+    entry = _shown.setdefault(cell_id, (execution, []))
     if all(ref() is not view for ref in entry[1]):
         entry[1].append(weakref.ref(view))
     _cells_of.setdefault(view, set()).add(cell_id)

@@ -108,3 +108,27 @@ def test_re_running_a_view_cell_100_times_returns_the_memory(kernel):
           f"(+{grown:.1f} MiB); open views: {open_views.strip()}")
     assert open_views.split() == ["1", "1"]  # the view the cell shows now, and its run's result
     assert grown < 40, f"the kernel kept {grown:.0f} MiB after 100 re-runs of a 20 MiB view cell"
+
+
+def test_only_views_of_an_earlier_run_of_the_cell_are_closed(kernel):
+    """A view shown later by a task the cell started belongs to that cell's run: kept open."""
+    execute(kernel, SETUP, "setup")
+    cell = """
+        import asyncio
+        first = view(big)
+
+        async def later():
+            await asyncio.sleep(0.3)
+            global second
+            second = view(big.run(load))
+
+        task = asyncio.ensure_future(later())
+    """
+    execute(kernel, cell, "bg-cell")
+    execute(kernel, "await asyncio.sleep(0.6)", "other-cell")  # another cell runs meanwhile
+    state = "print(first.comm is not None, second.comm is not None)"
+    assert execute(kernel, state, "probe").split() == ["True", "True"]
+    execute(kernel, "keep = (first, second)", "probe")
+    execute(kernel, cell, "bg-cell")  # the cell runs again: its earlier outputs are gone
+    assert execute(kernel, "print(keep[0].comm is None, keep[1].comm is None)", "probe").split() == [
+        "True", "True"]
