@@ -8,9 +8,12 @@ from __future__ import annotations
 from .debugger import DebuggerView, current_session, debug
 from .loop import allow_nested_runs, run_sync, start_background
 from .magic import FlowMagics
+from .run_numbers import start_counting
 from .run_state import RunState
 from .timeline import Timeline, timeline
 from .view import FlowView, view
+
+start_counting()  # "run 1" is each flow's first run from here on
 
 __all__ = [
     "FlowView",

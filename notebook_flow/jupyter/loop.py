@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-import traceback
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, Final, TypeVar
@@ -26,6 +25,7 @@ from typing import Any, Final, TypeVar
 from .. import RunFeed, RunHandle, observe_runs
 from ..errors import FlowRunError
 from ..records import RUN_END_KINDS, RunCancelled, RunRecord
+from .tracebacks import user_traceback
 
 __all__ = ["run_sync", "allow_nested_runs", "start_background", "RunInterrupted", "STOP_GRACE"]
 
@@ -257,4 +257,4 @@ async def _report_failure(handle: Any) -> None:
             f"notebook_flow: background run failed: {type(error).__name__}: {error}",
             file=sys.stderr,
         )
-        traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)
+        print(user_traceback(error), file=sys.stderr)  # the user's frames, cells named as IPython does

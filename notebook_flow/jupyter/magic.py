@@ -23,10 +23,12 @@ from ..errors import FlowError
 from ..records import RunFailed, StepFailed, StepProgress
 from .cell_runner import compile_cell
 from .debugger import REPLACED, DebuggerView, current_session, debug, set_current_session
+from .formatting import show_records_readably
 from .loop import STOP_GRACE, allow_nested_runs, run_sync, start_background
 from .magic_args import HELP, cell_parser, line_parser, run_options, split_arguments
 from .sessions import cancel_sessions, live_sessions, sessions_of
 from .timeline import timeline
+from .tracebacks import without_framework
 from .view import FlowView
 
 __all__ = ["FlowMagics", "load_ipython_extension", "unload_ipython_extension"]
@@ -46,7 +48,11 @@ class FlowMagics(Magics):
 
     @line_cell_magic
     def flow(self, line: str, cell: str | None = None) -> Any:
-        return self._cell(line, cell) if cell is not None else self._line(line)
+        __tracebackhide__ = True  # IPython leaves this frame out of the traceback it shows
+        try:
+            return self._cell(line, cell) if cell is not None else self._line(line)
+        except Exception as error:  # the user's code failed: show their frames, not ours
+            raise without_framework(error)  # noqa: B904 - the same exception, trimmed
 
     flow.__doc__ = HELP
 
@@ -358,6 +364,7 @@ def _report(task: asyncio.Task[Any]) -> None:
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext notebook_flow``: register the %flow magics."""
     ipython.register_magics(FlowMagics)
+    show_records_readably(ipython)  # `%flow step` shows "price done in 0.001 s -> 80", not a repr
 
 
 def unload_ipython_extension(ipython: Any) -> None:

@@ -15,7 +15,9 @@ from typing import Any
 from ..events import EventInput, WorkflowEvent
 from ..records import RunRecord
 from ..viz import FlowGraph
-from .describe import LogLine, log_line, node_details, short_repr  # noqa: F401 (debugger.py)
+from .describe import LogLine, log_line, node_details
+from .formatting import cut
+from .run_numbers import run_number
 
 __all__ = ["RunState", "NodeDetail"]
 
@@ -67,6 +69,7 @@ class RunState:
     log_limit: int = 500
     interval_limit: int = 10_000
     run_id: int | None = None
+    run_number: int | None = None  # among the runs of its flow (1 for the flow's first run)
     flow_name: str = ""
     status: str = "waiting"
     t_start: float | None = None
@@ -118,9 +121,9 @@ class RunState:
     def _index_graph(self) -> None:
         graph = self.graph
         self.labels = {n.id: n.label for n in graph.nodes}
-        self.edge_set = {(e.source, e.target, e.kind) for e in graph.edges}
+        self.edge_set: set[tuple[str, str, str]] = {(e.source, e.target, e.kind) for e in graph.edges}
         # (listener, group name) -> the edges a firing of that group travels
-        self.group_edges: dict[tuple[str, str], tuple[tuple[str, str, str], ...]] = {}
+        self.group_edges: dict[tuple[str, str | None], tuple[tuple[str, str, str], ...]] = {}
         listeners = {j.id: j.listener for j in graph.joins}
         for e in graph.edges:
             if e.kind in ("listen", "member", "fire"):
@@ -150,6 +153,7 @@ class RunState:
 
     def _run_started(self, r: Any) -> None:
         self.run_id = r.run_id
+        self.run_number = run_number(r.run_id)
         self.flow_name = r.flow_name
         self.status = "running"
         self.t_start = r.time
@@ -272,6 +276,12 @@ class RunState:
     def ended(self) -> bool:
         return self.status in ("finished", "failed", "cancelled")
 
+    def run_label(self) -> str:
+        """Which run this is, as people count: "run 1" for its flow's first run."""
+        if self.run_id is None:
+            return "no run yet"
+        return f"run {self.run_number if self.run_number is not None else self.run_id}"
+
     def elapsed(self, now: float | None = None) -> float:
         if self.t_start is None:
             return 0.0
@@ -284,13 +294,15 @@ class RunState:
         return {
             "state": "paused" if self.held and self.status == "running" else self.status,
             "run_id": self.run_id,
+            "run_number": self.run_number,
+            "run": self.run_label(),
             "flow": self.flow_name or self.graph.name,
             "elapsed": round(self.elapsed(), 3),
             "steps_started": self.steps_started,
             "steps_done": self.steps_done,
             "failures": self.failures,
             "running": sum(1 for n in self.running.values() if n > 0),
-            "error": "" if self.error is None else f"{type(self.error).__name__}: {self.error}",
+            "error": "" if self.error is None else cut(f"{type(self.error).__name__}: {self.error}"),
             "dashboard": self.dashboard,
             "dashboard_of": self.dashboard_of,
         }
@@ -302,8 +314,8 @@ class RunState:
                 "id": r.step_id,
                 "node": node_ids.get(r.event_id, ""),
                 "label": self.label(r.event_id),
-                "step": r.step,
-                "description": r.description,
+                "step": cut(r.step, 200),
+                "description": cut(r.description, 400),
                 "fraction": r.fraction,
             }
             for r in bars

@@ -15,7 +15,7 @@ from ..records import STEP_END_KINDS
 from ..viz import STATE_STYLES
 from ..viz.theme import FONT
 
-__all__ = ["Timeline", "timeline", "timeline_svg", "intervals_from_records", "max_parallel"]
+__all__ = ["MAX_ROWS", "Timeline", "timeline", "timeline_svg", "intervals_from_records", "max_parallel"]
 
 Interval = tuple[str, float, float, str]  # (event id, start, end, outcome)
 
@@ -64,9 +64,25 @@ def _lanes(intervals: Sequence[Interval]) -> dict[str, list[list[Interval]]]:
     return rows
 
 
+#: Rows drawn at most: the busiest events; a 10,000-step chain would otherwise be 2.5 MB of SVG.
+MAX_ROWS = 200
+
+
+def _busiest(
+    rows: dict[str, list[list[Interval]]], limit: int
+) -> tuple[dict[str, list[list[Interval]]], int]:
+    """The ``limit`` rows with the most busy time, in their first-start order; and how many not."""
+    if len(rows) <= limit:
+        return rows, 0
+    busy = {event_id: sum(t1 - t0 for lane in lanes for _, t0, t1, _ in lane)
+            for event_id, lanes in rows.items()}
+    keep = set(sorted(busy, key=busy.__getitem__, reverse=True)[:limit])
+    return {event_id: lanes for event_id, lanes in rows.items() if event_id in keep}, len(rows) - limit
+
+
 def _tick_step(span: float, target: int = 6) -> float:
     raw = span / target if span > 0 else 1.0
-    power = 10 ** math.floor(math.log10(raw))
+    power = 10.0 ** math.floor(math.log10(raw))
     for mult in (1, 2, 5, 10):
         if raw <= mult * power:
             return mult * power
@@ -79,6 +95,7 @@ def timeline_svg(
     *,
     width: int = 680,
     title: str = "",
+    max_rows: int = MAX_ROWS,
 ) -> str:
     """The timeline as SVG text. ``labels`` maps event ids to the names shown on the rows."""
     labels = labels or {}
@@ -93,7 +110,7 @@ def timeline_svg(
     span = max(t_max - t_min, 1e-6)
     left, right, row_h, top = 140, 16, 16, 34
     plot_w = width - left - right
-    rows = _lanes(intervals)
+    rows, left_out = _busiest(_lanes(intervals), max_rows)
     n_lanes = sum(len(lanes) for lanes in rows.values())
     height = top + n_lanes * row_h + 24
 
@@ -103,6 +120,8 @@ def timeline_svg(
     heading = title or (
         f"{len(intervals)} steps in {span:.3f} s, at most {max_parallel(intervals)} in parallel"
     )
+    if left_out:
+        heading += f" (the {len(rows)} busiest events drawn, {left_out} more not)"
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="nf-timeline-svg" width="{width}" '
         f'height="{height}" viewBox="0 0 {width} {height}" font-family="{FONT}">',
@@ -177,8 +196,8 @@ def timeline(run: Any, *, width: int = 680) -> Timeline:
     """The timeline of a run: a ``RunHandle`` (from its trace) or a ``FlowView``'s last run."""
     intervals_of = getattr(run, "step_intervals", None)
     if callable(intervals_of):  # a FlowView
-        intervals, labels = intervals_of()
-        return Timeline(timeline_svg(intervals, labels, width=width))
+        shown, names = intervals_of()
+        return Timeline(timeline_svg(shown, names, width=width))
     feed = getattr(run, "feed", run)
     trace = getattr(feed, "trace", None)
     if trace is None:

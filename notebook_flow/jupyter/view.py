@@ -18,6 +18,7 @@ import traitlets
 from .. import Flow, RunFeed
 from ..records import RUN_END_KINDS, RunRecord
 from ..viz import NODE_STATES, FlowGraph, Layout, framed_svg, layout, paint_svg
+from . import cell_outputs
 from .coalesce import Coalescer
 from .follow import follow, unfollow
 from .run_state import RunState
@@ -44,8 +45,10 @@ class FlowView(anywidget.AnyWidget):
         interval: seconds between two updates sent to the browser (0.05: at most 20 a second).
     """
 
-    _esm = _STATIC / "flow_view.js"
-    _css = _STATIC / "flow_view.css"
+    # The files' text, not their paths: for a path anywidget connects every instance to a
+    # class-level file-change signal, which then holds every view ever made (measured: none freed).
+    _esm = (_STATIC / "flow_view.js").read_text(encoding="utf-8")
+    _css = (_STATIC / "flow_view.css").read_text(encoding="utf-8")
 
     svg = traitlets.Unicode("").tag(sync=True)
     text_graph = traitlets.Unicode("").tag(sync=True)
@@ -89,7 +92,7 @@ class FlowView(anywidget.AnyWidget):
 
     def __repr__(self) -> str:
         st = self._state
-        run = f"run {st.run_id} {st.status}" if st and st.run_id is not None else "no run yet"
+        run = f"{st.run_label()} {st.status}" if st and st.run_id is not None else "no run yet"
         name = getattr(self._source, "name", "?")
         return f"<FlowView of {name!r}: {run}>"
 
@@ -269,7 +272,7 @@ class FlowView(anywidget.AnyWidget):
             return f"{name}: no run yet"
         failures = f"{st.failures} failure{'s' if st.failures != 1 else ''}"
         return (
-            f"{name} · run {st.run_id} {st.status} · {st.elapsed():.2f} s · "
+            f"{name} · {st.run_label()} {st.status} · {st.elapsed():.2f} s · "
             f"{st.steps_done} steps done · {failures}"
         )
 
@@ -300,6 +303,7 @@ class FlowView(anywidget.AnyWidget):
         if cell is not None and cell == self._shown_in:
             return  # view(x) as a cell's last line: already shown by view()
         self._shown_in = cell
+        cell_outputs.shown(self)  # closes what an earlier run of this cell showed
         handle = display(self.output_bundle(), raw=True, display_id=True)
         if handle is not None:
             self._display_ids = (self._display_ids + [handle.display_id])[-8:]

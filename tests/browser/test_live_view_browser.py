@@ -97,7 +97,7 @@ def test_live_view_in_jupyterlab(lab, page):
     details.locator("text={'pages': 5}").wait_for(timeout=10_000)
     text = details.inner_text()
     assert "fetch_docs" in text and "DONE" in text.upper() and "took" in text
-    assert "group '0' fired with {plan: ['docs', 'web']}" in text  # its last input
+    assert "input\n{'plan': ['docs', 'web']}" in text  # its last input, by event name
 
     page.wait_for_selector(".nf-view .nf-timeline:not([hidden])", timeout=10_000)
     page.click(".nf-view .nf-timeline summary")

@@ -49,10 +49,11 @@ def cells():
         "await session.wait_paused()\nprint(session.status)\nprint(shown())\nprint(dbg.ctx_html.value)\n"
         "print(sorted(set(dbg.view.states.values())))\nprint(dbg.view.status['state'])",  # 1
         "dbg.step_button.click()\nawait session.wait_paused()\nprint(log)\nprint(shown())",  # 2
-        "dbg.edit_target.value = dbg.edit_target.options[0][1]\n"
-        "dbg.edit_text.value = 'EventInput(\"0\", {start.id: 99})'\n"
+        "print(repr(dbg.edit_text.value))\n"  # pre-filled with what `left` would receive
+        "dbg.edit_text.value = '{\"start\": 99}'\n"
         "dbg.edit_button.click()\nprint(dbg.message.value)\nprint(shown())",  # 3
-        "dbg.step_button.click()\nawait session.wait_paused()\nprint(log)",  # 4
+        "dbg.step_button.click()\nawait session.wait_paused()\nprint(log)\nshown()\n"
+        "print(repr(dbg.message.value))",  # 4
         "dbg.step_button.click()\nawait asyncio.sleep(0.1)\nprint(log, list(session.gate.running.values()))",  # 5
         "dbg.stop_button.click()\nawait asyncio.sleep(0.1)\nprint(session.status)\n"
         "left_over = [t for t in asyncio.all_tasks() if 'notebook_flow' in repr(t.get_coro())]\n"
@@ -75,14 +76,21 @@ def test_step_runs_one_event_and_shows_the_next_pending_inputs(cells):
     log_line, pending = cells.stdout(2).split("\n", 1)
     assert log_line == "['start']"
     assert pending.index("left") < pending.index("right")  # released in this order
-    assert pending.count("group 0: start=1") == 2
+    assert pending.count("<code>{'start': 1}</code>") == 2  # the results each receives, by name
 
 
-def test_edited_input_is_shown_and_reaches_the_step(cells):
-    message, pending = cells.stdout(3).split("\n", 1)
-    assert "will receive" in message
-    assert "group 0: start=99" in pending
-    assert cells.stdout(4).strip() == "['start', ('left', 99)]"
+def test_the_editor_is_prefilled_and_speaks_in_event_names(cells):
+    prefilled, message, pending = cells.stdout(3).split("\n", 2)
+    assert prefilled == repr("{'start': 1}")
+    assert message.endswith(">left (step #2) will receive {'start': 99}</span>")
+    assert "EventInput" not in message and "__main__" not in message
+    assert "<code>{'start': 99}</code>" in pending and "<code>{'start': 1}</code>" in pending
+
+
+def test_edited_input_reaches_the_step_and_the_old_message_clears(cells):
+    ran, message = cells.stdout(4).strip().split("\n")
+    assert ran == "['start', ('left', 99)]"
+    assert message == "''"  # "left will receive ..." spoke of a moment the run has left
 
 
 def test_fan_out_releases_one_at_a_time(cells):

@@ -87,9 +87,9 @@ def test_a_failing_step_fails_its_node_and_cancels_the_queue(flow):
     assert detail["error"] == "ValueError: no input file"
     tb = detail["traceback"]
     assert tb.splitlines()[-2:] == ['    raise ValueError("no input file")', "ValueError: no input file"]
-    assert "frame of notebook_flow not shown" in tb and "notebook_flow/_core" not in tb
+    assert "frame of the framework not shown" in tb and "notebook_flow/_core" not in tb
     assert "asyncio" not in tb  # the step's story ends where it failed, not where it was caught
-    assert detail["input"] == "group '0' fired with {start: 1}" and detail["output"] is None
+    assert detail["input"] == "{'start': 1}" and detail["output"] is None
     errors = [line for line in state.all_log_lines() if line[2] == "error"]
     assert [line[1] for line in errors] == ["bad", ""]  # the step, then the run
     assert errors[0][3] == "ValueError: no input file" and errors[0][4] == tb
