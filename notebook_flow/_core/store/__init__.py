@@ -1,0 +1,43 @@
+"""Durable runs: the run store, the runner's checkpoints, and the step cache.
+
+* :class:`RunStore`, the protocol of a backend; :class:`SqliteStore`, the embedded default;
+  :func:`resolve_store` turns ``store=`` (a store, a path, True) into one.
+* :class:`DurableRun`, the one object the runner talks to during a durable run.
+* :class:`Cache` and :class:`StepCache`, the step cache and its key.
+"""
+
+from .checkpoints import DurableRun, load_saved_run
+from .errors import StoreFormatError, StoreTypeError, StoreWarning, UnknownRunError
+from .fingerprint import code_digest, value_digest
+from .keys import new_run_key
+from .location import DEFAULT_STORE_PATH, default_store_path, resolve_store
+from .protocol import RunStore
+from .rows import NotSaved, RunInfo, RunStatus, SavedRun, SavedStep
+from .sqlite import SqliteStore
+from .step_cache import Cache, StepCache, as_cache, step_cache_key
+
+__all__ = [
+    "RunStore",
+    "SqliteStore",
+    "resolve_store",
+    "default_store_path",
+    "DEFAULT_STORE_PATH",
+    "DurableRun",
+    "load_saved_run",
+    "RunInfo",
+    "RunStatus",
+    "SavedRun",
+    "SavedStep",
+    "NotSaved",
+    "Cache",
+    "as_cache",
+    "StepCache",
+    "step_cache_key",
+    "code_digest",
+    "value_digest",
+    "new_run_key",
+    "UnknownRunError",
+    "StoreFormatError",
+    "StoreTypeError",
+    "StoreWarning",
+]

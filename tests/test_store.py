@@ -1,0 +1,326 @@
+"""The run store: schema, round trips, history, answers, and the errors at open (real files)."""
+
+from __future__ import annotations
+
+import pickle
+import sqlite3
+import threading
+import time
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from notebook_flow._core.store import (
+    DurableRun,
+    NotSaved,
+    SqliteStore,
+    StoreFormatError,
+    StoreTypeError,
+    StoreWarning,
+    UnknownRunError,
+    default_store_path,
+    load_saved_run,
+    resolve_store,
+)
+from notebook_flow._core.store.schema import APPLICATION_ID, SCHEMA_VERSION
+from notebook_flow.errors import FlowError, StepTimeout
+from notebook_flow.records import RunFinished, RunStarted, StepFailed, StepFinished, StepStarted
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SqliteStore]:
+    with SqliteStore(tmp_path / "runs.sqlite") as opened:
+        yield opened
+
+
+def start(store: SqliteStore, flow_name: str = "demo", **kwargs: Any) -> DurableRun:
+    kwargs.setdefault("root_event", "start")
+    kwargs.setdefault("input", {"n": 3})
+    return DurableRun.start(store, flow_name=flow_name, **kwargs)
+
+
+def test_a_new_file_gets_the_schema_in_wal_mode(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "dir" / "runs.sqlite"
+    SqliteStore(path).close()
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"runs", "checkpoints", "answers", "cache"} <= tables
+    conn.close()
+
+
+def test_a_run_round_trips_steps_state_records_and_input(store: SqliteStore) -> None:
+    run = start(store, input={"n": 3, "words": ["a", "b"]})
+    t0 = time.perf_counter()
+    records = [
+        RunStarted(1, t0, "demo", "start", time.time()),
+        StepStarted(1, t0, 0, "start", {"n": 3}),
+        StepFinished(1, t0 + 1, 0, "start", [1, 2, 3], 1.0),
+    ]
+    assert run.save_step(step_id=0, event_id="start", result=[1, 2, 3], duration=1.0,
+                         state={"done": [0], "queue": [1]}, records=records)
+    assert run.save_step(step_id=1, event_id="double", result={"x": 6}, duration=0.5,
+                         state={"done": [0, 1], "queue": []})
+    assert run.end("finished", [RunFinished(1, t0 + 2, 2, 2.0)])
+
+    saved = load_saved_run(store, run.key)
+    assert saved.key == run.key
+    assert saved.input == {"n": 3, "words": ["a", "b"]}
+    assert saved.state == {"done": [0, 1], "queue": []}
+    assert saved.results_by_step() == {0: [1, 2, 3], 1: {"x": 6}}
+    assert saved.results_by_event() == {"start": [1, 2, 3], "double": {"x": 6}}
+    assert [r.kind for r in saved.records] == ["run_started", "step_started", "step_finished",
+                                               "run_finished"]
+    assert saved.records[2] == records[2]
+    info = saved.info
+    assert (info.flow_name, info.status, info.root_event, info.steps) == ("demo", "finished", "start", 2)
+    assert info.parent_key is None
+    assert info.ended is not None and info.duration is not None and info.duration >= 0
+
+
+def test_the_state_may_be_the_runners_own_bytes_and_none_keeps_the_last(store: SqliteStore) -> None:
+    run = start(store)
+    run.save_step(step_id=0, event_id="a", result=1, duration=0.0, state=b"\x00machine-v1")
+    run.save_step(step_id=1, event_id="b", result=2, duration=0.0, state=None)
+    assert load_saved_run(store, run.key).state == b"\x00machine-v1"
+
+
+def test_a_run_without_steps_has_no_state(store: SqliteStore) -> None:
+    run = start(store)
+    saved = load_saved_run(store, run.key)
+    assert saved.state is None and saved.steps == () and saved.info.status == "running"
+
+
+def test_a_step_run_again_on_resume_counts_once_with_its_last_result(store: SqliteStore) -> None:
+    run = start(store)
+    run.save_step(step_id=0, event_id="a", result="first", duration=0.0, state={"s": 0})
+    run.save_step(step_id=1, event_id="b", result="b", duration=0.0, state={"s": 1})
+    resumed, saved = DurableRun.resume(store, run.key)
+    assert saved.results_by_step() == {0: "first", 1: "b"}
+    resumed.save_step(step_id=0, event_id="a", result="again", duration=0.0, state={"s": 2})
+    again = load_saved_run(store, run.key)
+    assert [(s.step_id, s.result) for s in again.steps] == [(1, "b"), (0, "again")]
+    assert again.info.steps == 2 and again.state == {"s": 2}
+
+
+def test_resume_marks_an_ended_run_running_again(store: SqliteStore) -> None:
+    run = start(store)
+    run.end("cancelled")
+    assert store.list_runs()[0].status == "cancelled"
+    DurableRun.resume(store, run.key)
+    info = store.list_runs()[0]
+    assert info.status == "running" and info.ended is None
+
+
+def test_an_unpicklable_result_warns_once_naming_the_step_and_type(store: SqliteStore) -> None:
+    run = start(store)
+    with pytest.warns(StoreWarning) as caught:
+        saved_it = run.save_step(step_id=4, event_id="fetch", result=threading.Lock(),
+                                 duration=0.1, state={"done": [4]})
+    assert saved_it  # the step row and the state are saved; only the value is not
+    assert len(caught) == 1
+    message = str(caught[0].message)
+    assert "'fetch'" in message and "step 4" in message and "_thread.lock" in message
+    saved = load_saved_run(store, run.key)
+    (step,) = saved.steps
+    assert not step.saved and step.result == NotSaved("_thread.lock")
+    assert saved.results_by_step() == {}  # so a resume runs it again
+    assert saved.state == {"done": [4]}
+
+
+def test_closures_are_saved_with_cloudpickle(store: SqliteStore) -> None:
+    factor = 7
+    run = start(store)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        run.save_step(step_id=0, event_id="make", result=lambda x: x * factor, duration=0.0,
+                      state=None)
+    (step,) = load_saved_run(store, run.key).steps
+    assert step.saved and step.result(6) == 42
+
+
+def test_records_keep_errors_even_those_that_do_not_unpickle(store: SqliteStore) -> None:
+    # StepTimeout takes keyword-only arguments: it pickles, but does not load back.
+    timeout = StepTimeout("step slow ran out of time", event_id="slow", timeout=1.0, attempt=1)
+    with pytest.raises(TypeError):
+        pickle.loads(pickle.dumps(timeout))
+    run = start(store)
+    failed = StepFailed(1, 0.0, 3, "slow", timeout, 1.0)
+    plain = StepFailed(1, 0.0, 4, "other", ValueError("bad value"), 1.0)
+    run.end("failed", [failed, plain])
+    records = load_saved_run(store, run.key).records
+    assert records[0].error == NotSaved("notebook_flow.errors.StepTimeout",  # type: ignore[attr-defined]
+                                        "step slow ran out of time")
+    assert isinstance(records[1].error, ValueError)  # type: ignore[attr-defined]
+    assert str(records[1].error) == "bad value"  # type: ignore[attr-defined]
+
+
+def test_an_unpicklable_input_is_said_and_the_run_is_still_saved(store: SqliteStore) -> None:
+    with pytest.warns(StoreWarning, match="input of a durable run of 'demo'.*_thread.lock"):
+        run = start(store, input=threading.Lock())
+    assert run.saving
+    assert isinstance(load_saved_run(store, run.key).input, NotSaved)
+
+
+def test_an_unpicklable_state_warns_once_and_keeps_the_last_good_one(store: SqliteStore) -> None:
+    run = start(store)
+    run.save_step(step_id=0, event_id="a", result=1, duration=0.0, state={"ok": 0})
+    with pytest.warns(StoreWarning, match="machine's state") as caught:
+        run.save_step(step_id=1, event_id="b", result=2, duration=0.0, state={"lock": threading.Lock()})
+        run.save_step(step_id=2, event_id="c", result=3, duration=0.0, state={"lock": threading.Lock()})
+    assert len(caught) == 1
+    saved = load_saved_run(store, run.key)
+    assert saved.state == {"ok": 0} and saved.results_by_step() == {0: 1, 1: 2, 2: 3}
+
+
+def test_answers_are_kept_by_step_and_question_and_come_back_on_resume(store: SqliteStore) -> None:
+    run = start(store)
+    assert run.saved_answer(2, 0) == (False, None)
+    assert run.save_answer(2, 0, "yes")
+    assert run.save_answer(2, 1, {"pick": "draft 2"})
+    assert run.save_answer(3, 0, False)
+    assert run.saved_answer(2, 0) == (True, "yes")
+    resumed, saved = DurableRun.resume(store, run.key)
+    assert saved.answers == {(2, 0): "yes", (2, 1): {"pick": "draft 2"}, (3, 0): False}
+    assert resumed.saved_answer(2, 1) == (True, {"pick": "draft 2"})
+    assert resumed.saved_answer(3, 1) == (False, None)
+
+
+def test_history_lists_newest_first_by_flow_and_status_with_parents(store: SqliteStore) -> None:
+    first = start(store, "alpha")
+    first.save_step(step_id=0, event_id="a", result=1, duration=0.0, state=None)
+    first.end("finished")
+    second = start(store, "beta")
+    child = start(store, "alpha", parent_key=first.key)
+    keys = [info.key for info in store.list_runs()]
+    assert keys == [child.key, second.key, first.key]
+    alpha = store.list_runs("alpha")
+    assert [i.key for i in alpha] == [child.key, first.key]
+    assert alpha[0].parent_key == first.key and alpha[1].steps == 1
+    assert [i.key for i in store.list_runs("alpha", limit=1)] == [child.key]
+    assert [i.key for i in store.list_runs(status="running")] == [child.key, second.key]
+    assert store.list_runs("nobody") == []
+    with pytest.raises(ValueError, match="status must be one of"):
+        store.list_runs(status="done")  # type: ignore[arg-type]
+
+
+def test_run_keys_are_unique_and_sortable_by_start(store: SqliteStore) -> None:
+    keys = [start(store).key for _ in range(50)]
+    assert len(set(keys)) == 50
+    assert keys[0][:15] <= keys[-1][:15]  # YYYYmmdd-HHMMSS
+
+
+def test_an_unknown_key_is_a_flow_error_and_a_key_error_naming_key_and_store(
+    store: SqliteStore,
+) -> None:
+    with pytest.raises(UnknownRunError) as caught:
+        load_saved_run(store, "20260101-000000-deadbeef")
+    error = caught.value
+    assert isinstance(error, KeyError) and isinstance(error, FlowError)
+    assert error.run_key == "20260101-000000-deadbeef" and error.location == store.location
+    assert "'20260101-000000-deadbeef'" in str(error) and store.location in str(error)
+    with pytest.raises(UnknownRunError):
+        DurableRun.resume(store, "nope")
+
+
+def test_a_duplicate_run_key_is_refused(store: SqliteStore) -> None:
+    run = start(store)
+    info = store.list_runs()[0]
+    assert info.key == run.key
+    with pytest.raises(KeyError, match="already in the store"):
+        store.create_run(info, None)
+
+
+def test_a_text_file_is_refused_at_open_and_left_as_it_was(tmp_path: Path) -> None:
+    path = tmp_path / "notes.sqlite"
+    path.write_text("these are my notes, not a database\n" * 200)
+    before = path.read_bytes()
+    with pytest.raises(StoreFormatError, match="is not a SQLite file") as caught:
+        SqliteStore(path)
+    assert caught.value.reason == "not a SQLite file" and caught.value.location == str(path)
+    assert isinstance(caught.value, ValueError)
+    assert path.read_bytes() == before
+
+
+def test_a_truncated_store_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "runs.sqlite"
+    with SqliteStore(path) as store:
+        for _ in range(20):
+            start(store).save_step(step_id=0, event_id="a", result="x" * 5000, duration=0.0,
+                                   state=None)
+    # the file as a crash in the middle of copying it would leave it: a header and garbage
+    data = path.read_bytes()
+    for suffix in ("-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    path.write_bytes(data[:100] + b"\xff" * 3000)
+    with pytest.raises(StoreFormatError):
+        SqliteStore(path)
+
+
+def test_another_programs_sqlite_file_is_refused_and_not_changed(tmp_path: Path) -> None:
+    path = tmp_path / "app.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)")
+    conn.execute("INSERT INTO customers (name) VALUES ('Ada')")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreFormatError, match="another program.*customers") as caught:
+        SqliteStore(path)
+    assert caught.value.reason == "another program's file"
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"  # not switched to WAL
+    assert conn.execute("SELECT name FROM customers").fetchall() == [("Ada",)]
+    conn.close()
+
+
+def test_a_store_from_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "runs.sqlite"
+    SqliteStore(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreFormatError, match="newer notebook_flow") as caught:
+        SqliteStore(path)
+    assert caught.value.reason == "newer schema"
+
+
+def test_an_empty_file_becomes_a_store_and_a_reopened_store_keeps_its_runs(tmp_path: Path) -> None:
+    path = tmp_path / "runs.sqlite"
+    path.touch()
+    with SqliteStore(path) as store:
+        key = start(store).key
+    with SqliteStore(path) as again:
+        assert [i.key for i in again.list_runs()] == [key]
+
+
+def test_a_directory_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(StoreFormatError, match="is a directory"):
+        SqliteStore(tmp_path)
+
+
+def test_a_closed_store_says_so(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "runs.sqlite")
+    store.close()
+    with pytest.raises(RuntimeError, match="is closed"):
+        store.list_runs()
+
+
+def test_store_option_resolves_true_to_the_default_file(tmp_path: Path) -> None:
+    assert resolve_store(None) is None and resolve_store(False) is None
+    store = resolve_store(True, cwd=tmp_path)
+    assert isinstance(store, SqliteStore)
+    assert store.path == tmp_path / ".notebook_flow" / "runs.sqlite" == default_store_path(tmp_path)
+    assert store.path.is_file()
+    store.close()
+    by_path = resolve_store("elsewhere/runs.sqlite", cwd=tmp_path)
+    assert isinstance(by_path, SqliteStore) and by_path.path == tmp_path / "elsewhere" / "runs.sqlite"
+    assert resolve_store(by_path) is by_path
+    by_path.close()
+    with pytest.raises(StoreTypeError, match="store= takes a RunStore.*not a int"):
+        resolve_store(3)  # type: ignore[arg-type]
