@@ -125,15 +125,24 @@ class SqliteStore:
         return conn
 
     def _open_for_reading(self) -> sqlite3.Connection | None:
+        """A read-only connection, for the history of a store that cannot be written."""
         if not self._path.is_file():
             return None
-        try:
-            conn = self._connect(f"{self._path.as_uri()}?mode=ro", uri=True)
-            conn.execute("SELECT count(*) FROM runs").fetchone()
-        except sqlite3.Error:
-            return None
-        self._read_only = True
-        return conn
+        # mode=ro needs the WAL's shared-memory file; in a read-only directory it cannot be
+        # made, and nobody can write there either, so the file is read as immutable.
+        for query in ("mode=ro", "immutable=1"):
+            try:
+                conn = self._connect(f"{self._path.as_uri()}?{query}", uri=True)
+            except sqlite3.Error:
+                continue
+            try:
+                conn.execute("SELECT count(*) FROM runs").fetchone()
+            except sqlite3.Error:
+                conn.close()
+                continue
+            self._read_only = True
+            return conn
+        return None
 
     def _retry_busy(self, action: Callable[[], object]) -> None:
         for attempt in range(_OPEN_ATTEMPTS):
