@@ -145,7 +145,10 @@ class StepCache:
         return self.store.cache_put(key, event_id, blob, self._clock(), cache.ttl)
 
     def _code_digest(self, func: Callable[..., Any]) -> str:
-        digest = self._code.get(func)
+        try:
+            digest = self._code.get(func)
+        except TypeError:  # a method of an unhashable instance: not remembered
+            return code_digest(func)
         if digest is None:
             if len(self._code) >= _MAX_REMEMBERED:
                 self._code.clear()
