@@ -87,7 +87,7 @@ def test_a_run_killed_mid_run_resumes_without_repeating_finished_steps(tmp_path:
     first = subprocess.Popen(_runner("start", path, effects), stdout=subprocess.PIPE, text=True)
     assert first.stdout is not None
     key = json.loads(first.stdout.readline())["key"]
-    saved_before_kill = []
+    saved_before_kill: list[int] = []
     while len(saved_before_kill) < STEPS // 2:
         saved_before_kill.append(json.loads(first.stdout.readline())["saved"])
     os.kill(first.pid, signal.SIGKILL)  # no clean-up, no atexit: as a crashed kernel
