@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import operator
 import pickle
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -72,37 +73,79 @@ def type_name(value: Any) -> str:
 def dumps_records(records: Sequence[RunRecord]) -> bytes:
     """The records as one pickle; a field that cannot be saved becomes a :class:`NotSaved`.
 
-    Errors (``StepFailed.error``, ...) are also loaded back once: an exception whose
-    ``__init__`` takes keyword-only arguments pickles but does not load, and a record that does
-    not load would make the whole past run unreadable.
+    Each record is kept as ``(kind, field values)``: pickling the dataclasses themselves costs
+    twice as much, and this is paid on every checkpoint. Errors (``StepFailed.error``, ...)
+    are also loaded back once: an exception whose ``__init__`` takes keyword-only arguments
+    pickles but does not load, and a record that does not load would lose the past run's log.
     """
-    kept = list(records)
-    if not any(_has_error(r) for r in kept):
-        data = dumps_value(kept)
+    rows = [(r.kind, _layout(type(r))[0](r)) for r in records]
+    if not any(_layout(type(r))[1] for r in records):
+        data = dumps_value(rows)
         if data is not None:
             return data
-    return pickle.dumps([_savable(r) for r in kept], protocol=_PROTOCOL)
+    return pickle.dumps([(kind, _savable(values)) for kind, values in rows], protocol=_PROTOCOL)
 
 
 def loads_records(data: bytes) -> list[RunRecord]:
-    """The records of one :func:`dumps_records` blob ([] if it does not load any more)."""
-    ok, value = loads_value(data)
-    return list(value) if ok and isinstance(value, list) else []
+    """The records of one :func:`dumps_records` blob; those that no longer load are left out."""
+    ok, rows = loads_value(data)
+    if not ok or not isinstance(rows, list):
+        return []
+    records: list[RunRecord] = []
+    for kind, values in rows:
+        cls = _record_class(kind)
+        if cls is not None:
+            try:
+                records.append(cls(*values))
+            except TypeError:  # saved by a version whose record had other fields
+                continue
+    return records
 
 
-def _has_error(record: RunRecord) -> bool:
-    return isinstance(getattr(record, "error", None), BaseException)
+_Layout = tuple[Callable[[RunRecord], tuple[Any, ...]], bool]
+_layouts: dict[type[RunRecord], _Layout] = {}  # one entry per record class: bounded
 
 
-def _savable(record: RunRecord) -> RunRecord:
-    if dumps_value(record) is not None and not _has_error(record):
-        return record
-    replaced: dict[str, Any] = {}
-    for f in dataclasses.fields(record):
-        value = getattr(record, f.name)
-        if not _round_trips(value):
-            replaced[f.name] = NotSaved(type_name(value), _text(value))
-    return dataclasses.replace(record, **replaced) if replaced else record
+def _layout(cls: type[RunRecord]) -> _Layout:
+    """How to read a record class's fields as a tuple, and whether one of them is an error."""
+    layout = _layouts.get(cls)
+    if layout is None:
+        fields = dataclasses.fields(cls)
+        names = [f.name for f in fields]
+        has_error = any(f.name == "error" for f in fields)
+        if len(names) == 1:
+            only = names[0]
+            layout = (lambda r: (getattr(r, only),)), has_error
+        else:
+            layout = operator.attrgetter(*names), has_error
+        _layouts[cls] = layout
+    return layout
+
+
+def _record_class(kind: str) -> type[RunRecord] | None:
+    classes = _record_classes()
+    if kind not in classes:  # a record class defined (imported) since the last look
+        _record_classes.cache_clear()
+        classes = _record_classes()
+    return classes.get(kind)
+
+
+@functools.cache
+def _record_classes() -> dict[str, type[RunRecord]]:
+    found: dict[str, type[RunRecord]] = {}
+    pending: list[type[RunRecord]] = [RunRecord]
+    while pending:
+        cls = pending.pop()
+        found.setdefault(cls.kind, cls)
+        pending.extend(cls.__subclasses__())
+    return found
+
+
+def _savable(values: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple(
+        value if _round_trips(value) else NotSaved(type_name(value), _text(value))
+        for value in values
+    )
 
 
 def _round_trips(value: Any) -> bool:
