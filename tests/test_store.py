@@ -16,6 +16,7 @@ import pytest
 from notebook_flow._core.store import (
     DurableRun,
     NotSaved,
+    RunStore,
     SqliteStore,
     StoreFormatError,
     StoreTypeError,
@@ -324,3 +325,81 @@ def test_store_option_resolves_true_to_the_default_file(tmp_path: Path) -> None:
     by_path.close()
     with pytest.raises(StoreTypeError, match="store= takes a RunStore.*not a int"):
         resolve_store(3)  # type: ignore[arg-type]
+
+
+def test_sqlite_store_is_a_run_store(store: SqliteStore) -> None:
+    assert isinstance(store, RunStore)
+    assert store.writable and store.location == str(store.path)
+
+
+def test_prune_keeps_the_newest_ended_runs_and_every_running_one(store: SqliteStore) -> None:
+    ended = []
+    for i in range(5):
+        run = start(store, "alpha")
+        run.save_step(step_id=0, event_id="a", result=i, duration=0.0, state={"i": i})
+        run.save_answer(0, 0, "yes")
+        run.end("finished")
+        ended.append(run.key)
+    running = start(store, "alpha").key
+    other = start(store, "beta")
+    other.end("failed")
+    assert store.prune(keep=2, flow_name="alpha") == 3
+    assert [i.key for i in store.list_runs("alpha")] == [running, ended[4], ended[3]]
+    assert [i.key for i in store.list_runs("beta")] == [other.key]
+    with pytest.raises(UnknownRunError):
+        load_saved_run(store, ended[0])
+    assert store.delete_runs([ended[4], "no-such-run"]) == 1
+    assert store.prune(keep=0) == 2  # ended[3] and beta's
+    assert [i.key for i in store.list_runs()] == [running]
+
+
+def test_clear_cache_forgets_one_event_or_all(store: SqliteStore) -> None:
+    for event in ("a", "a", "b"):
+        store.cache_put(f"{event}:{time.perf_counter()}", event, b"v", 0.0, None)
+    assert store.clear_cache("a") == 2
+    assert store.clear_cache() == 1
+
+
+def test_threads_share_one_store(store: SqliteStore) -> None:
+    keys: list[str] = []
+
+    def write() -> None:
+        for _ in range(20):
+            run = start(store)
+            for s in range(3):
+                run.save_step(step_id=s, event_id="e", result=s, duration=0.0, state=None)
+            run.end("finished")
+            keys.append(run.key)
+
+    threads = [threading.Thread(target=write) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    history = store.list_runs(limit=1000)
+    assert {i.key for i in history} == set(keys) and len(keys) == 80
+    assert all(i.steps == 3 and i.status == "finished" for i in history)
+
+
+def _write_in_forked_child(store: SqliteStore, queue: Any) -> None:
+    run = DurableRun.start(store, flow_name="forked", root_event="a", input=None)
+    run.save_step(step_id=0, event_id="a", result="from the child", duration=0.0, state=None)
+    run.end("finished")
+    queue.put(run.key)
+
+
+def test_a_forked_child_opens_its_own_connection(store: SqliteStore) -> None:
+    import multiprocessing
+
+    parent_run = start(store)
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_write_in_forked_child, args=(store, queue))
+    child.start()
+    child_key = queue.get(timeout=60)
+    child.join(timeout=60)
+    assert child.exitcode == 0
+    parent_run.save_step(step_id=0, event_id="a", result="from the parent", duration=0.0,
+                         state=None)
+    assert load_saved_run(store, child_key).results_by_step() == {0: "from the child"}
+    assert load_saved_run(store, parent_run.key).results_by_step() == {0: "from the parent"}

@@ -12,15 +12,14 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Final, cast
 
+from .connection import open_for_reading, open_for_writing
 from .errors import StoreFormatError, StoreWarning, UnknownRunError
 from .rows import RUN_STATUSES, RunBlobs, RunInfo, RunStatus, StateBlob, StepBlob
-from .schema import prepare_schema
 
 __all__ = ["SqliteStore"]
 
@@ -28,7 +27,6 @@ _RUN_COLUMNS: Final = (
     "key, flow_name, status, started, ended, parent_key, root_event, "
     "(SELECT count(DISTINCT step_id) FROM checkpoints WHERE checkpoints.run_key = runs.key)"
 )
-_OPEN_ATTEMPTS: Final = 50  # switching to WAL can meet another opener's lock: try again
 
 
 class SqliteStore:
@@ -67,6 +65,8 @@ class SqliteStore:
         self._said_not_saved = False
         self._read_only = False
         self._conn: sqlite3.Connection | None = None
+        self._max_bytes = max_bytes
+        self._pid = os.getpid()
         if self._path.is_dir():
             raise StoreFormatError(
                 f"{self._path} is a directory; give the path of a store file inside it, "
@@ -74,11 +74,16 @@ class SqliteStore:
                 location=str(self._path),
                 reason="a directory",
             )
+        self._conn = self._open()
+
+    def _open(self) -> sqlite3.Connection | None:
         try:
-            self._conn = self._open_for_writing(max_bytes)
+            return open_for_writing(self._path, self._busy_timeout, self._max_bytes)
         except (sqlite3.OperationalError, OSError) as exc:
             self._say_not_saved("the store cannot be written", exc)
-            self._conn = self._open_for_reading()
+        conn = open_for_reading(self._path, self._busy_timeout)
+        self._read_only = conn is not None
+        return conn
 
     @property
     def location(self) -> str:
@@ -97,63 +102,6 @@ class SqliteStore:
     def __repr__(self) -> str:
         return f"SqliteStore({str(self._path)!r})"
 
-    # -- opening ---------------------------------------------------------------------------
-
-    def _connect(self, target: str, *, uri: bool = False) -> sqlite3.Connection:
-        return sqlite3.connect(
-            target,
-            timeout=self._busy_timeout,
-            isolation_level=None,  # no implicit transactions: each write says BEGIN IMMEDIATE
-            check_same_thread=False,  # shared by threads under self._lock
-            uri=uri,
-        )
-
-    def _open_for_writing(self, max_bytes: int | None) -> sqlite3.Connection:
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        conn = self._connect(str(self._path))
-        try:
-            conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
-            prepare_schema(conn, self.location)  # before WAL: another program's file is left as is
-            self._retry_busy(lambda: conn.execute("PRAGMA journal_mode = WAL").fetchone())
-            conn.execute("PRAGMA synchronous = NORMAL")
-            if max_bytes is not None:
-                page_size = conn.execute("PRAGMA page_size").fetchone()[0]
-                conn.execute(f"PRAGMA max_page_count = {max(1, max_bytes // page_size)}")
-        except BaseException:
-            conn.close()
-            raise
-        return conn
-
-    def _open_for_reading(self) -> sqlite3.Connection | None:
-        """A read-only connection, for the history of a store that cannot be written."""
-        if not self._path.is_file():
-            return None
-        # mode=ro needs the WAL's shared-memory file; in a read-only directory it cannot be
-        # made, and nobody can write there either, so the file is read as immutable.
-        for query in ("mode=ro", "immutable=1"):
-            try:
-                conn = self._connect(f"{self._path.as_uri()}?{query}", uri=True)
-            except sqlite3.Error:
-                continue
-            try:
-                conn.execute("SELECT count(*) FROM runs").fetchone()
-            except sqlite3.Error:
-                conn.close()
-                continue
-            self._read_only = True
-            return conn
-        return None
-
-    def _retry_busy(self, action: Callable[[], object]) -> None:
-        for attempt in range(_OPEN_ATTEMPTS):
-            try:
-                action()
-                return
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or attempt == _OPEN_ATTEMPTS - 1:
-                    raise
-                time.sleep(0.01 * (attempt + 1))
-
     # -- faults ----------------------------------------------------------------------------
 
     def _say_not_saved(self, what: str, exc: BaseException) -> None:
@@ -171,6 +119,14 @@ class SqliteStore:
     def _live(self) -> sqlite3.Connection | None:
         if self._closed:
             raise RuntimeError(f"the run store {self.location} is closed; open a new SqliteStore")
+        if self._pid != os.getpid():
+            # a forked child (multiprocessing, an executor): SQLite connections must not cross
+            # a fork, so the child opens its own
+            self._pid = os.getpid()
+            if self._conn is not None:
+                self._conn.close()
+            self._read_only = False
+            self._conn = self._open()
         return self._conn
 
     def _write(self, what: str, body: Callable[[sqlite3.Connection], None]) -> bool:
@@ -398,6 +354,57 @@ class SqliteStore:
             )
 
         return self._write(f"the cached result of {event_id}", put)
+
+    # -- keeping the file bounded ------------------------------------------------------------
+
+    def delete_runs(self, keys: Iterable[str]) -> int:
+        """Delete these runs with their checkpoints and answers; returns how many there were."""
+        wanted = list(dict.fromkeys(keys))
+        deleted = 0
+
+        def delete(conn: sqlite3.Connection) -> None:
+            nonlocal deleted
+            for key in wanted:
+                conn.execute("DELETE FROM checkpoints WHERE run_key = ?", (key,))
+                conn.execute("DELETE FROM answers WHERE run_key = ?", (key,))
+                deleted += conn.execute("DELETE FROM runs WHERE key = ?", (key,)).rowcount
+
+        return deleted if self._write("deleting runs", delete) else 0
+
+    def prune(self, *, keep: int, flow_name: str | None = None) -> int:
+        """Delete ended runs (of ``flow_name``, if given) but the newest ``keep``; returns how many.
+
+        Runs still marked "running" are kept: they may be running in another kernel, or be
+        waiting for a resume.
+        """
+        if keep < 0:
+            raise ValueError(f"keep must be >= 0, got {keep!r}")
+        with self._lock:
+            conn = self._live()
+            if conn is None:
+                return 0
+            sql = "SELECT key FROM runs WHERE status != 'running'"
+            args: list[Any] = []
+            if flow_name is not None:
+                sql += " AND flow_name = ?"
+                args.append(flow_name)
+            sql += " ORDER BY started DESC, rowid DESC LIMIT -1 OFFSET ?"
+            args.append(keep)
+            old = [row[0] for row in conn.execute(sql, args)]
+        return self.delete_runs(old)
+
+    def clear_cache(self, event_id: str | None = None) -> int:
+        """Forget cached step results (of one event, if given); returns how many."""
+        cleared = 0
+
+        def clear(conn: sqlite3.Connection) -> None:
+            nonlocal cleared
+            if event_id is None:
+                cleared = conn.execute("DELETE FROM cache").rowcount
+            else:
+                cleared = conn.execute("DELETE FROM cache WHERE event_id = ?", (event_id,)).rowcount
+
+        return cleared if self._write("clearing the cache", clear) else 0
 
     def close(self) -> None:
         with self._lock:
