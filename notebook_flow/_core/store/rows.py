@@ -8,7 +8,7 @@ with their values loaded, as the runner and the view read them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, NamedTuple
 
 from notebook_flow.records import RunRecord
 
@@ -74,9 +74,11 @@ class NotSaved:
         return f"<not saved: {self.type_name}{detail}>"
 
 
-@dataclass(frozen=True, slots=True)
-class StepBlob:
-    """A finished step as a backend keeps it; ``result`` is None when it could not be pickled."""
+class StepBlob(NamedTuple):
+    """A finished step as a backend keeps it; ``result`` is None when it could not be pickled.
+
+    A named tuple, not a dataclass: one is made per checkpoint, and this is cheaper to build.
+    """
 
     step_id: int
     event_id: str
@@ -86,8 +88,7 @@ class StepBlob:
     finished_at: float
 
 
-@dataclass(frozen=True, slots=True)
-class StateBlob:
+class StateBlob(NamedTuple):
     """The machine's state as saved: ``data`` is the runner's own bytes when ``raw``, else a pickle."""
 
     data: bytes

@@ -149,7 +149,7 @@ class SqliteStore:
                 return False
             return True
 
-    def _write_one(self, what: str, sql: str, args: tuple[Any, ...]) -> bool:
+    def _write_one(self, what: Callable[[], str], sql: str, args: tuple[Any, ...]) -> bool:
         """One statement in autocommit mode: its own transaction, one call into SQLite."""
         with self._lock:
             conn = self._live()
@@ -158,7 +158,7 @@ class SqliteStore:
             try:
                 conn.execute(sql, args)
             except sqlite3.Error as exc:
-                self._say_not_saved(f"saving {what} failed", exc)
+                self._say_not_saved(f"saving {what()} failed", exc)
                 return False
             return True
 
@@ -195,23 +195,12 @@ class SqliteStore:
         state: StateBlob | None,
         records: bytes | None,
     ) -> bool:
-        row = (
-            run_key,
-            step.step_id,
-            step.event_id,
-            step.result,
-            step.value_type,
-            step.duration,
-            step.finished_at,
-            None if state is None else state.data,
-            0 if state is None else int(state.raw),
-            records,
-        )
+        data, raw = (None, 0) if state is None else (state.data, int(state.raw))
         return self._write_one(
-            f"step {step.step_id} ({step.event_id}) of run {run_key}",
+            lambda: f"step {step.step_id} ({step.event_id}) of run {run_key}",
             "INSERT INTO checkpoints (run_key, step_id, event_id, result, value_type, duration, "
             "finished_at, state, state_raw, records) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            row,
+            (run_key, *step, data, raw, records),
         )
 
     def end_run(
