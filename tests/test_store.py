@@ -403,3 +403,31 @@ def test_a_forked_child_opens_its_own_connection(store: SqliteStore) -> None:
                          state=None)
     assert load_saved_run(store, child_key).results_by_step() == {0: "from the child"}
     assert load_saved_run(store, parent_run.key).results_by_step() == {0: "from the parent"}
+
+
+def test_a_store_damaged_inside_says_so_on_reading_and_never_raises_on_saving(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "runs.sqlite"
+    with SqliteStore(path) as store:
+        keys = []
+        for i in range(30):
+            run = start(store)
+            run.save_step(step_id=0, event_id="a", result="x" * 3000, duration=0.0, state={"i": i})
+            keys.append(run.key)
+    data = bytearray(path.read_bytes())
+    assert len(data) > 40 * 4096
+    for page in range(3, len(data) // 4096 - 1):  # every page but the header and the schema
+        data[page * 4096 : page * 4096 + 200] = b"\x07" * 200
+    path.write_bytes(bytes(data))
+    store = SqliteStore(path)  # the header and the schema are intact: it opens
+    with pytest.raises(StoreFormatError, match="is damaged") as caught:
+        for key in keys:
+            load_saved_run(store, key)
+        store.list_runs(limit=100)
+    assert caught.value.reason == "damaged"
+    with pytest.warns(StoreWarning, match="without checkpoints"):
+        run = DurableRun.start(store, flow_name="demo", root_event="a", input=None)
+        run.save_step(step_id=0, event_id="a", result=1, duration=0.0, state=None)
+        assert store.cache_get("k", 0.0) is None
+    store.close()

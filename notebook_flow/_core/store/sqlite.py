@@ -9,11 +9,12 @@ used under a lock, so threads may share it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Final, cast
 
@@ -129,6 +130,23 @@ class SqliteStore:
             self._conn = self._open()
         return self._conn
 
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection | None]:
+        """The connection, under the lock; a damaged file is said as a StoreFormatError."""
+        with self._lock:
+            try:
+                yield self._live()
+            except sqlite3.DatabaseError as exc:
+                if isinstance(exc, sqlite3.OperationalError):
+                    raise
+                raise StoreFormatError(
+                    f"the run store {self.location} is damaged ({exc}); its runs cannot be "
+                    "read. Move it away (a new store is made at the same path), or check it "
+                    "with `sqlite3 FILE 'PRAGMA integrity_check'`",
+                    location=self.location,
+                    reason="damaged",
+                ) from exc
+
     def _write(self, what: str, body: Callable[[sqlite3.Connection], None]) -> bool:
         with self._lock:
             conn = self._live()
@@ -231,8 +249,7 @@ class SqliteStore:
         return self._write(f"the resumed run {run_key}", reopen)
 
     def load_run(self, run_key: str) -> RunBlobs:
-        with self._lock:
-            conn = self._live()
+        with self._reading() as conn:
             if conn is None:
                 raise UnknownRunError(run_key, self.location)
             conn.execute("BEGIN")  # one snapshot: a writer in another process may be saving
@@ -299,8 +316,7 @@ class SqliteStore:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY started DESC, rowid DESC LIMIT ?"
         args.append(limit)
-        with self._lock:
-            conn = self._live()
+        with self._reading() as conn:
             if conn is None:
                 return []
             rows = conn.execute(sql, args).fetchall()
@@ -323,10 +339,14 @@ class SqliteStore:
             conn = self._live()
             if conn is None:
                 return None
-            row = conn.execute(
-                "SELECT value FROM cache WHERE key = ? AND (expires IS NULL OR expires > ?)",
-                (key, now),
-            ).fetchone()
+            try:
+                row = conn.execute(
+                    "SELECT value FROM cache WHERE key = ? AND (expires IS NULL OR expires > ?)",
+                    (key, now),
+                ).fetchone()
+            except sqlite3.Error as exc:  # looked up during a run: never raise into it
+                self._say_not_saved("reading the step cache failed", exc)
+                return None
         return None if row is None else cast(bytes, row[0])
 
     def cache_put(
@@ -368,8 +388,7 @@ class SqliteStore:
         """
         if keep < 0:
             raise ValueError(f"keep must be >= 0, got {keep!r}")
-        with self._lock:
-            conn = self._live()
+        with self._reading() as conn:
             if conn is None:
                 return 0
             sql = "SELECT key FROM runs WHERE status != 'running'"
