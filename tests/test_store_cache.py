@@ -224,3 +224,16 @@ def test_a_method_of_an_unhashable_object_gets_a_key(store: SqliteStore) -> None
     cache = StepCache(store)
     key = cache.key("agent", Agent().step, 1, Cache())
     assert key is not None and key == cache.key("agent", Agent().step, 1, Cache())
+
+
+def test_a_listening_events_input_digests_by_its_results_not_its_task_id() -> None:
+    from notebook_flow.events import EventInput, ReturnBehavior
+
+    first = EventInput("fetch_all", {"a": [1, 2], "b": {"x"}})
+    second = EventInput("fetch_all", {"b": {"x"}, "a": [1, 2]})
+    assert first.task_id != second.task_id
+    assert value_digest(first) == value_digest(second)
+    assert value_digest(first) != value_digest(EventInput("fetch_all", {"a": [1, 3], "b": {"x"}}))
+    assert value_digest(first) != value_digest(EventInput("other", {"a": [1, 2], "b": {"x"}}))
+    goto = EventInput("fetch_all", {"a": [1, 2], "b": {"x"}}, ReturnBehavior.GOTO)
+    assert value_digest(first) != value_digest(goto)

@@ -8,12 +8,16 @@ constants, the names it uses, default values and closure values).
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import functools
 import hashlib
 import inspect
 import types
 from collections.abc import Callable
 from typing import Any, Final
+
+from notebook_flow.events import EventInput
 
 from .values import dumps_value
 
@@ -43,7 +47,9 @@ def value_digest(value: Any) -> str | None:
     """A digest of ``value``'s content, or None if it has none (it cannot be pickled).
 
     Builtin scalars and containers are read directly (dicts and sets in a sorted order, so the
-    digest is the same in every process); any other value by its pickle.
+    digest is the same in every process), dataclasses field by field (the fields that take part
+    in ``==``), enums by name, an ``EventInput`` by its group, results and behaviour (not its
+    task id, which differs in every run); any other value by its pickle.
     """
     h = hashlib.sha256()
     try:
@@ -139,6 +145,19 @@ def _feed_value(h: Any, value: Any, depth: int) -> None:
         members = sorted(_digest_of(item, depth) for item in value)
         h.update(f"{cls.__name__}{len(members)}(".encode())
         h.update("".join(members).encode())
+        h.update(b")")
+    elif cls is EventInput:
+        # what the group delivered, not the task id the run numbered it with
+        h.update(b"EventInput(")
+        _feed_value(h, (value.group_name, value.results, value.behavior.value), depth + 1)
+        h.update(b")")
+    elif isinstance(value, enum.Enum):
+        h.update(f"enum:{cls.__module__}.{cls.__qualname__}.{value.name};".encode())
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        # field by field, so a set or dict inside digests the same in every process
+        compared = [f.name for f in dataclasses.fields(value) if f.compare]
+        h.update(f"dataclass:{cls.__module__}.{cls.__qualname__}(".encode())
+        _feed_value(h, {name: getattr(value, name) for name in compared}, depth + 1)
         h.update(b")")
     else:
         _feed_pickle(h, value)
