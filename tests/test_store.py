@@ -431,3 +431,42 @@ def test_a_store_damaged_inside_says_so_on_reading_and_never_raises_on_saving(
         run.save_step(step_id=0, event_id="a", result=1, duration=0.0, state=None)
         assert store.cache_get("k", 0.0) is None
     store.close()
+
+
+def test_steps_saved_without_a_state_are_listed_for_replay(store: SqliteStore) -> None:
+    run = start(store)
+    run.save_step(step_id=0, event_id="a", result="a", duration=0.0, state={"after": 0})
+    run.save_step(step_id=1, event_id="b", result="b", duration=0.0, state=None)
+    run.save_step(step_id=2, event_id="c", result="c", duration=0.0, state=None)
+    saved = load_saved_run(store, run.key)
+    assert saved.state == {"after": 0}
+    assert [(s.step_id, s.result) for s in saved.since_state] == [(1, "b"), (2, "c")]
+    run.save_step(step_id=3, event_id="d", result="d", duration=0.0, state={"after": 3})
+    assert load_saved_run(store, run.key).since_state == ()
+    never = start(store)
+    never.save_step(step_id=0, event_id="a", result="a", duration=0.0, state=None)
+    saved = load_saved_run(store, never.key)
+    assert saved.state is None and [s.step_id for s in saved.since_state] == [0]
+
+
+def test_a_result_whose_class_is_gone_counts_as_not_saved(store: SqliteStore) -> None:
+    import sys
+    import types
+
+    module = types.ModuleType("nbflow_cell_that_is_gone")
+    exec("class Answer:\n    def __init__(self, text):\n        self.text = text\n", module.__dict__)
+    sys.modules[module.__name__] = module
+    try:
+        run = start(store)
+        run.save_step(step_id=0, event_id="draft", result=module.Answer("hi"), duration=0.0,
+                      state=None)
+        run.save_step(step_id=1, event_id="plain", result="kept", duration=0.0, state=None)
+    finally:
+        del sys.modules[module.__name__]  # as after a kernel restart, before the cell runs again
+    with pytest.warns(StoreWarning, match="'draft'.*no longer loads") as caught:
+        saved = load_saved_run(store, run.key)
+    assert len(caught) == 1
+    assert saved.results_by_step() == {1: "kept"}  # so step 0 runs again on resume
+    (gone,) = [s for s in saved.steps if s.step_id == 0]
+    assert not gone.saved and isinstance(gone.result, NotSaved)
+    assert gone.value_type == "nbflow_cell_that_is_gone.Answer"

@@ -218,15 +218,16 @@ def load_saved_run(store: RunStore, run_key: str) -> SavedRun:
         steps=steps,
         records=tuple(records),
         answers=answers,
+        since_state=tuple(_load_step(run_key, s, warn=False) for s in blobs.since_state),
     )
 
 
-def _load_step(run_key: str, step: StepBlob) -> SavedStep:
+def _load_step(run_key: str, step: StepBlob, *, warn: bool = True) -> SavedStep:
     if step.result is None:
         return SavedStep(step.step_id, step.event_id, False, NotSaved(step.value_type),
                          step.value_type, step.duration, step.finished_at)
     ok, value = loads_value(step.result)
-    if not ok:
+    if not ok and warn:
         warnings.warn(
             f"run {run_key}: the saved result of step {step.event_id!r} (step {step.step_id}, a "
             f"{step.value_type}) no longer loads ({type(value).__name__}: {value}); the step "
@@ -234,6 +235,7 @@ def _load_step(run_key: str, step: StepBlob) -> SavedStep:
             StoreWarning,
             stacklevel=3,
         )
+    if not ok:
         value = NotSaved(step.value_type, str(value))
     return SavedStep(step.step_id, step.event_id, ok, value, step.value_type, step.duration,
                      step.finished_at)

@@ -105,6 +105,8 @@ class RunBlobs:
     steps: tuple[StepBlob, ...]
     records: tuple[bytes, ...]
     answers: dict[tuple[int, int], bytes] = field(default_factory=dict)
+    #: the steps saved after the last saved state (with ``state=None``), in the order saved
+    since_state: tuple[StepBlob, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +139,9 @@ class SavedRun:
             appears once, with its last result.
         records: the run's records, in the order they were published.
         answers: saved answers to questions, by ``(step_id, question_number)``.
+        since_state: the steps saved after ``state`` (with ``state=None``), in the order they
+            were saved: a runner that saves its state only now and then replays these
+            outcomes into the restored machine. Empty when every step saved its state.
     """
 
     info: RunInfo
@@ -145,6 +150,7 @@ class SavedRun:
     steps: tuple[SavedStep, ...]
     records: tuple[RunRecord, ...]
     answers: dict[tuple[int, int], Any]
+    since_state: tuple[SavedStep, ...] = ()
 
     @property
     def key(self) -> str:

@@ -274,22 +274,31 @@ class SqliteStore:
             finally:
                 conn.execute("COMMIT")
         steps: dict[int, StepBlob] = {}
+        since_state: list[StepBlob] = []
         state: StateBlob | None = None
         records: list[bytes] = []
         for step_id, event_id, result, value_type, duration, finished_at, data, raw, blob in (
             checkpoints
         ):
-            if step_id is not None:
-                steps.pop(step_id, None)  # a step run again counts once, where it last finished
-                steps[step_id] = StepBlob(
-                    step_id, event_id, result, value_type, duration, finished_at
-                )
             if data is not None:
                 state = StateBlob(data, bool(raw))
+                since_state.clear()  # this row's step is in the state
+            if step_id is not None:
+                step = StepBlob(step_id, event_id, result, value_type, duration, finished_at)
+                steps.pop(step_id, None)  # a step run again counts once, where it last finished
+                steps[step_id] = step
+                if data is None:
+                    since_state.append(step)
             if blob is not None:
                 records.append(blob)
         return RunBlobs(
-            _run_info(row[:8]), row[8], state, tuple(steps.values()), tuple(records), answers
+            _run_info(row[:8]),
+            row[8],
+            state,
+            tuple(steps.values()),
+            tuple(records),
+            answers,
+            tuple(since_state),
         )
 
     def list_runs(
