@@ -470,3 +470,16 @@ def test_a_result_whose_class_is_gone_counts_as_not_saved(store: SqliteStore) ->
     (gone,) = [s for s in saved.steps if s.step_id == 0]
     assert not gone.saved and isinstance(gone.result, NotSaved)
     assert gone.value_type == "nbflow_cell_that_is_gone.Answer"
+
+
+def test_importing_the_store_loads_no_cloudpickle_and_no_display_code() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, notebook_flow._core.store\n"
+        "print(','.join(m for m in ('cloudpickle', 'IPython', 'ipywidgets', 'graphviz') "
+        "if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
