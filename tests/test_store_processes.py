@@ -16,12 +16,18 @@ STEPS_PER_RUN = 5
 # Each writer opens the (new) file itself, so the two also race to create the schema.
 _WRITER = textwrap.dedent(
     """
-    import json, sys, warnings
+    import json, pathlib, sys, time, warnings
     from notebook_flow._core.store import DurableRun, SqliteStore
 
     path, name, runs, steps = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+    gate = pathlib.Path(sys.argv[5])
+    (gate / name).touch()  # ready; then wait for the other, so the two really write at once
+    deadline = time.monotonic() + 60
+    while len(list(gate.iterdir())) < 2 and time.monotonic() < deadline:
+        time.sleep(0.005)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        first = time.time()
         store = SqliteStore(path)
         keys, saved = [], 0
         for r in range(runs):
@@ -34,17 +40,21 @@ _WRITER = textwrap.dedent(
             store.cache_put(f"{name}:{r}", "e0", b"cached", 0.0, None)
             run.end("finished")
         store.close()
-    print(json.dumps({"keys": keys, "saved": saved, "warnings": [str(w.message) for w in caught]}))
+        last = time.time()
+    print(json.dumps({"keys": keys, "saved": saved, "warnings": [str(w.message) for w in caught],
+                      "first": first, "last": last}))
     """
 )
 
 
 def test_two_processes_writing_one_store_lose_nothing(tmp_path: Path) -> None:
     path = tmp_path / "shared" / "runs.sqlite"
+    gate = tmp_path / "gate"
+    gate.mkdir()
     writers = [
         subprocess.Popen(
             [sys.executable, "-c", _WRITER, str(path), name, str(RUNS_PER_PROCESS),
-             str(STEPS_PER_RUN)],
+             str(STEPS_PER_RUN), str(gate)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -57,6 +67,8 @@ def test_two_processes_writing_one_store_lose_nothing(tmp_path: Path) -> None:
         assert writer.returncode == 0, stderr
         outputs.append(json.loads(stdout))
 
+    left, right = outputs
+    assert left["first"] < right["last"] and right["first"] < left["last"]  # they overlapped
     for out in outputs:
         assert out["warnings"] == []
         assert out["saved"] == RUNS_PER_PROCESS * STEPS_PER_RUN  # every save_step said True
