@@ -6,11 +6,12 @@
 * :class:`Cache` and :class:`StepCache`, the step cache and its key.
 """
 
-from .checkpoints import DurableRun, load_saved_run
-from .errors import StoreFormatError, StoreTypeError, StoreWarning, UnknownRunError
+from .checkpoints import DurableRun, find_resumable, load_saved_run
+from .errors import RunInUseError, StoreFormatError, StoreTypeError, StoreWarning, UnknownRunError
 from .fingerprint import code_digest, value_digest
 from .keys import new_run_key
 from .location import DEFAULT_STORE_PATH, default_store_path, resolve_store
+from .owner import owner_alive, this_owner
 from .protocol import RunStore
 from .rows import NotSaved, RunInfo, RunStatus, SavedRun, SavedStep
 from .sqlite import SqliteStore
@@ -24,6 +25,7 @@ __all__ = [
     "DEFAULT_STORE_PATH",
     "DurableRun",
     "load_saved_run",
+    "find_resumable",
     "RunInfo",
     "RunStatus",
     "SavedRun",
@@ -36,7 +38,10 @@ __all__ = [
     "code_digest",
     "value_digest",
     "new_run_key",
+    "this_owner",
+    "owner_alive",
     "UnknownRunError",
+    "RunInUseError",
     "StoreFormatError",
     "StoreTypeError",
     "StoreWarning",

@@ -25,13 +25,14 @@ from typing import Any, Final
 from notebook_flow.errors import FlowRunError
 from notebook_flow.records import RunRecord
 
-from .errors import StoreWarning
+from .errors import RunInUseError, StoreWarning
 from .keys import new_run_key
+from .owner import owner_alive, this_owner
 from .protocol import RunStore
 from .rows import NotSaved, RunInfo, RunStatus, SavedRun, SavedStep, StateBlob, StepBlob
 from .values import dumps_records, dumps_value, loads_records, loads_value, type_name
 
-__all__ = ["DurableRun", "load_saved_run"]
+__all__ = ["DurableRun", "load_saved_run", "find_resumable"]
 
 _KEY_ATTEMPTS: Final = 5
 _HOW_TO_SAVE: Final = "return plain data (numbers, strings, lists, dicts, dataclasses) to make it durable"
@@ -87,7 +88,10 @@ class DurableRun:
             )
         for attempt in range(_KEY_ATTEMPTS):
             key = new_run_key()
-            info = RunInfo(key, flow_name, "running", time.time(), None, parent_key, root_event)
+            info = RunInfo(
+                key, flow_name, "running", time.time(), None, parent_key, root_event,
+                owner=this_owner(),
+            )
             try:
                 saving = store.create_run(info, input_blob)
             except KeyError:
@@ -98,14 +102,27 @@ class DurableRun:
         raise AssertionError("unreachable")  # the loop returns or raises
 
     @classmethod
-    def resume(cls, store: RunStore, run_key: str) -> tuple[DurableRun, SavedRun]:
+    def resume(
+        cls, store: RunStore, run_key: str, *, force: bool = False
+    ) -> tuple[DurableRun, SavedRun]:
         """Continue a saved run: mark it running again; return its checkpoints and what was saved.
 
         Raises:
             UnknownRunError: no run with this key is in the store.
+            RunInUseError: another live process on this host is running it (``force=True``
+                takes it over anyway).
         """
         saved = load_saved_run(store, run_key)
-        saving = store.reopen_run(run_key)
+        owner = saved.info.owner
+        me = this_owner()
+        if (
+            not force
+            and saved.info.status == "running"
+            and owner != me
+            and owner_alive(owner) is True
+        ):
+            raise RunInUseError(run_key, owner)
+        saving = store.reopen_run(run_key, me)
         return cls(store, run_key, saving=saving, answers=saved.answers), saved
 
     def save_step(
@@ -189,6 +206,19 @@ class DurableRun:
                 )
             return None
         return StateBlob(data, raw=False)
+
+
+def find_resumable(store: RunStore, flow_name: str, *, look_at: int = 50) -> RunInfo | None:
+    """The newest run of ``flow_name`` that did not end and whose process is gone, or None.
+
+    What ``%flow resume`` without a key continues: a run still marked "running" whose kernel
+    died or restarted. Runs that a live process (this one included) is running are passed over,
+    as are runs of another host (it cannot be told from here whether they still run).
+    """
+    for info in store.list_runs(flow_name, look_at, status="running"):
+        if owner_alive(info.owner) is False or not info.owner:
+            return info
+    return None
 
 
 def load_saved_run(store: RunStore, run_key: str) -> SavedRun:

@@ -6,9 +6,9 @@ and the builtin it refines, and each message says what happened and what to do.
 
 from __future__ import annotations
 
-from notebook_flow.errors import FlowError
+from notebook_flow.errors import FlowError, FlowRunError
 
-__all__ = ["UnknownRunError", "StoreFormatError", "StoreTypeError", "StoreWarning"]
+__all__ = ["UnknownRunError", "RunInUseError", "StoreFormatError", "StoreTypeError", "StoreWarning"]
 
 
 class UnknownRunError(FlowError, KeyError):
@@ -32,6 +32,26 @@ class UnknownRunError(FlowError, KeyError):
     def __str__(self) -> str:
         # KeyError would show the repr of its argument, quotes and escapes included.
         return self.message
+
+
+class RunInUseError(FlowRunError):
+    """A resume was asked for a run that another live process is running.
+
+    Attributes:
+        run_key: the run.
+        owner: the process running it, ``host:pid:start``.
+    """
+
+    def __init__(self, run_key: str, owner: str) -> None:
+        host, _, rest = owner.partition(":")
+        pid = rest.partition(":")[0]
+        super().__init__(
+            f"run {run_key} is still running in process {pid} on {host}; let it finish or stop "
+            "it (or its kernel) first, or resume with force=True (its steps in flight may then "
+            "run in both processes)"
+        )
+        self.run_key = run_key
+        self.owner = owner
 
 
 class StoreFormatError(FlowError, ValueError):

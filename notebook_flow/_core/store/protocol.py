@@ -49,8 +49,8 @@ class RunStore(Protocol):
         """Mark the run ended (``status`` is not "running") and add its last records."""
         ...
 
-    def reopen_run(self, run_key: str) -> bool:
-        """Mark an ended or interrupted run "running" again (a resume continues it)."""
+    def reopen_run(self, run_key: str, owner: str) -> bool:
+        """Mark an ended or interrupted run "running" again, by ``owner`` (a resume continues it)."""
         ...
 
     def load_run(self, run_key: str) -> RunBlobs:

@@ -42,6 +42,7 @@ class RunInfo:
         parent_key: the run it was re-run or forked from, or None.
         root_event: the event it started from.
         steps: how many finished steps are saved.
+        owner: the process that runs (or last ran) it, ``host:pid:start``.
     """
 
     key: str
@@ -52,6 +53,7 @@ class RunInfo:
     parent_key: str | None
     root_event: str
     steps: int = 0
+    owner: str = ""
 
     @property
     def duration(self) -> float | None:

@@ -33,7 +33,8 @@ CREATE TABLE runs (
     ended      REAL,
     parent_key TEXT,
     root_event TEXT NOT NULL,
-    input      BLOB
+    input      BLOB,
+    owner      TEXT
 );
 CREATE INDEX runs_by_flow ON runs (flow_name, started);
 CREATE INDEX runs_by_start ON runs (started);

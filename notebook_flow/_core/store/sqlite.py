@@ -26,7 +26,8 @@ __all__ = ["SqliteStore"]
 
 _RUN_COLUMNS: Final = (
     "key, flow_name, status, started, ended, parent_key, root_event, "
-    "(SELECT count(DISTINCT step_id) FROM checkpoints WHERE checkpoints.run_key = runs.key)"
+    "(SELECT count(DISTINCT step_id) FROM checkpoints WHERE checkpoints.run_key = runs.key), "
+    "owner"
 )
 
 
@@ -186,7 +187,7 @@ class SqliteStore:
         def insert(conn: sqlite3.Connection) -> None:
             conn.execute(
                 "INSERT INTO runs (key, flow_name, status, started, ended, parent_key, "
-                "root_event, input) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "root_event, input, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     info.key,
                     info.flow_name,
@@ -196,6 +197,7 @@ class SqliteStore:
                     info.parent_key,
                     info.root_event,
                     input,
+                    info.owner,
                 ),
             )
 
@@ -240,10 +242,11 @@ class SqliteStore:
 
         return self._write(f"the end of run {run_key}", end)
 
-    def reopen_run(self, run_key: str) -> bool:
+    def reopen_run(self, run_key: str, owner: str) -> bool:
         def reopen(conn: sqlite3.Connection) -> None:
             conn.execute(
-                "UPDATE runs SET status = 'running', ended = NULL WHERE key = ?", (run_key,)
+                "UPDATE runs SET status = 'running', ended = NULL, owner = ? WHERE key = ?",
+                (owner, run_key),
             )
 
         return self._write(f"the resumed run {run_key}", reopen)
@@ -292,8 +295,8 @@ class SqliteStore:
             if blob is not None:
                 records.append(blob)
         return RunBlobs(
-            _run_info(row[:8]),
-            row[8],
+            _run_info(row[:9]),
+            row[9],
             state,
             tuple(steps.values()),
             tuple(records),
@@ -447,4 +450,5 @@ def _run_info(row: Any) -> RunInfo:
         parent_key=row[5],
         root_event=row[6],
         steps=row[7],
+        owner=row[8] or "",
     )
