@@ -1,10 +1,11 @@
 """``SqliteStore``: the embedded run store, one SQLite file (standard library ``sqlite3``).
 
-Safe for several processes (two kernels) writing one file: WAL mode, every write in a
-``BEGIN IMMEDIATE`` transaction (a writer waits for the other, up to ``busy_timeout``, instead
-of failing halfway), ``synchronous=NORMAL`` (a commit survives the process being killed; the
-last commits may be lost if the machine itself loses power). One connection per store object,
-used under a lock, so threads may share it.
+Safe for several processes (two kernels) writing one file: WAL mode; a checkpoint is one
+``INSERT`` (its own transaction), every other write one ``BEGIN IMMEDIATE`` transaction; a
+writer waits for the other up to ``busy_timeout`` instead of failing halfway;
+``synchronous=NORMAL`` (a commit survives the process being killed; the last commits may be
+lost if the machine itself loses power). One connection per store object, used under a lock, so
+threads may share it; a forked child opens its own.
 """
 
 from __future__ import annotations
