@@ -483,3 +483,13 @@ def test_importing_the_store_loads_no_cloudpickle_and_no_display_code() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_a_store_needs_a_file(tmp_path: Path) -> None:
+    for bad in (":memory:", ""):
+        with pytest.raises(ValueError, match="needs a file path"):
+            SqliteStore(bad)
+    with pytest.raises(ValueError, match="busy_timeout"):
+        SqliteStore(tmp_path / "a.sqlite", busy_timeout=-1)
+    with pytest.raises(ValueError, match="max_bytes"):
+        SqliteStore(tmp_path / "a.sqlite", max_bytes=0)

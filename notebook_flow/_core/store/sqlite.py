@@ -61,6 +61,12 @@ class SqliteStore:
             raise ValueError(f"busy_timeout must be >= 0 seconds, got {busy_timeout!r}")
         if max_bytes is not None and max_bytes <= 0:
             raise ValueError(f"max_bytes must be a positive number of bytes, got {max_bytes!r}")
+        if os.fspath(path) in (":memory:", ""):
+            raise ValueError(
+                f"SqliteStore needs a file path, not {os.fspath(path)!r}: a store in memory "
+                "would not outlive the kernel; give e.g. '.notebook_flow/runs.sqlite' "
+                "(or store=True)"
+            )
         self._path = Path(path).expanduser().absolute()
         self._busy_timeout = busy_timeout
         self._lock = threading.Lock()
