@@ -493,3 +493,28 @@ def test_a_store_needs_a_file(tmp_path: Path) -> None:
         SqliteStore(tmp_path / "a.sqlite", busy_timeout=-1)
     with pytest.raises(ValueError, match="max_bytes"):
         SqliteStore(tmp_path / "a.sqlite", max_bytes=0)
+
+
+def test_the_history_prints_as_a_table() -> None:
+    import calendar
+
+    from notebook_flow._core.store import RunInfo, format_history
+
+    start_time = float(calendar.timegm((2026, 12, 1, 22, 20, 0)))
+    runs = [
+        RunInfo("20261201-222500-bbbbbbbb", "research", "running", start_time + 300, None,
+                "20261201-222000-aaaaaaaa", "plan", 2),
+        RunInfo("20261201-222000-aaaaaaaa", "research", "failed", start_time, start_time + 0.25,
+                None, "plan", 5),
+        RunInfo("20261201-220000-cccccccc", "research", "finished", start_time - 1200,
+                start_time - 1200 + 754, None, "plan", 40),
+    ]
+    lines = format_history(runs, utc=True).splitlines()
+    assert lines[0].split() == ["key", "flow", "status", "started", "duration", "steps", "parent"]
+    assert lines[1].split() == ["20261201-222500-bbbbbbbb", "research", "running", "2026-12-01",
+                                "22:25:00", "-", "2", "20261201-222000-aaaaaaaa"]
+    assert lines[2].split() == ["20261201-222000-aaaaaaaa", "research", "failed", "2026-12-01",
+                                "22:20:00", "250", "ms", "5"]
+    assert "12 min 34 s" in lines[3]
+    assert len({line.index("research") for line in lines[1:]}) == 1  # aligned columns
+    assert format_history([]) == "no runs saved"

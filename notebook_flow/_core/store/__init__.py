@@ -9,6 +9,7 @@
 from .checkpoints import DurableRun, find_resumable, load_saved_run
 from .errors import RunInUseError, StoreFormatError, StoreTypeError, StoreWarning, UnknownRunError
 from .fingerprint import code_digest, value_digest
+from .history import format_history
 from .keys import new_run_key
 from .location import DEFAULT_STORE_PATH, default_store_path, resolve_store
 from .owner import owner_alive, this_owner
@@ -27,6 +28,7 @@ __all__ = [
     "load_saved_run",
     "find_resumable",
     "RunInfo",
+    "format_history",
     "RunStatus",
     "SavedRun",
     "SavedStep",
