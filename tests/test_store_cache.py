@@ -237,3 +237,16 @@ def test_a_listening_events_input_digests_by_its_results_not_its_task_id() -> No
     assert value_digest(first) != value_digest(EventInput("other", {"a": [1, 2], "b": {"x"}}))
     goto = EventInput("fetch_all", {"a": [1, 2], "b": {"x"}}, ReturnBehavior.GOTO)
     assert value_digest(first) != value_digest(goto)
+
+
+def test_builtins_and_callable_objects_digest_by_name_and_content() -> None:
+    class Scale:
+        def __init__(self, factor: int) -> None:
+            self.factor = factor
+
+        def __call__(self, event: int, ctx: object) -> int:
+            return event * self.factor
+
+    assert code_digest(len) != code_digest(abs)
+    assert code_digest(Scale(2)) == code_digest(Scale(2))
+    assert code_digest(Scale(2)) != code_digest(Scale(3))

@@ -85,12 +85,14 @@ def _feed_callable(h: Any, func: Any, depth: int) -> None:
                 _feed_callable(h, contents, depth + 1)
             else:
                 _feed_or_type(h, contents, depth)
-    else:  # a callable object: its class's __call__
+    else:  # a builtin, or a callable object: its name, its class's __call__, its content
         cls = type(func)
-        h.update(f"{cls.__module__}.{cls.__qualname__}".encode())
+        name = getattr(func, "__qualname__", "")
+        h.update(f"{cls.__module__}.{cls.__qualname__}:{name}".encode())
         call = inspect.getattr_static(cls, "__call__", None)
         if isinstance(call, types.FunctionType):
             _feed_callable(h, call, depth + 1)
+            _feed_or_type(h, getattr(func, "__dict__", None), depth + 1)
 
 
 def _feed_code(h: Any, code: types.CodeType, doc: str | None, depth: int) -> None:
