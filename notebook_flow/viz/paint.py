@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 
 from .theme import EDGE_COLOUR, FONT, INFERRED_EDGE_COLOUR, SEEN_EDGE_COLOUR, STATE_STYLES
 
-__all__ = ["paint_svg", "framed_svg", "shape_box"]
+__all__ = ["paint_svg", "framed_svg", "shape_box", "on_paper"]
 
 _NODE = re.compile(r'(<g id="(?P<id>[A-Za-z0-9_]+)" class="node">)(?P<body>.*?)(</g>)', re.S)
 _EDGE = re.compile(r'(<g id="(?P<id>[A-Za-z0-9_]+)" class="edge">)(?P<body>.*?)(</g>)', re.S)
@@ -97,6 +97,18 @@ def paint_svg(
         return f'{match.group(1)}{body}{match.group(4)}'
 
     return _EDGE.sub(edge, _NODE.sub(node, svg))
+
+
+_OPEN_TAG = re.compile(r"<svg\b[^>]*>")
+
+
+def on_paper(svg: str, colour: str = "white") -> str:
+    """``svg`` on an opaque background: dark text and grey edges stay legible on a dark page."""
+    match = _OPEN_TAG.search(svg)
+    if match is None:
+        return svg
+    paper = f'<rect x="0" y="0" width="100%" height="100%" fill="{colour}"/>'
+    return svg[: match.end()] + paper + svg[match.end() :]
 
 
 _SIZE = re.compile(r'<svg width="([\d.]+)pt" height="([\d.]+)pt"\s+viewBox="([^"]*)"')
