@@ -369,7 +369,8 @@ class FlowView(anywidget.AnyWidget):
         if st is not None and st.ended:
             svg = self.static_svg()
             if svg is not None:
-                return picture_bundle(svg, self.summary())
+                folded = [("Timeline of the run", self.timeline)] if self.timeline else []
+                return picture_bundle(svg, self.summary(), folded=folded)
             return {"text/plain": self.summary() + "\n" + self.text_graph}
         data = self._widget_bundle()
         data["text/plain"] = self.summary()

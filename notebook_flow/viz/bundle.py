@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import html
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from .layout import layout
@@ -47,15 +48,28 @@ def mimebundle(
     return bundle
 
 
-def picture_bundle(svg: str, text: str) -> dict[str, str]:
-    """An SVG picture as output data every notebook host shows: HTML image, SVG, then text.
-
-    The first line of ``text`` is the image's alt text.
-    """
+def _img(svg: str, alt: str) -> str:
     encoded = base64.b64encode(svg.encode("utf-8")).decode("ascii")
-    alt = html.escape(text.splitlines()[0] if text else "flow", quote=True)
-    img = (
-        f'<img src="data:image/svg+xml;base64,{encoded}" alt="{alt}" '
+    return (
+        f'<img src="data:image/svg+xml;base64,{encoded}" alt="{html.escape(alt, quote=True)}" '
         'style="max-width: 100%; height: auto;">'
     )
-    return {"text/html": img, "image/svg+xml": svg, "text/plain": text}
+
+
+def picture_bundle(
+    svg: str, text: str, *, folded: Sequence[tuple[str, str]] = ()
+) -> dict[str, str]:
+    """An SVG picture as output data every notebook host shows: HTML image, SVG, then text.
+
+    Args:
+        svg: the picture.
+        text: the text version; its first line is the image's alt text.
+        folded: (title, svg) of more pictures, shown folded under the first in the HTML
+            (``<details>``; e.g. the timeline of the run).
+    """
+    parts = [_img(svg, text.splitlines()[0] if text else "flow")]
+    for title, more in folded:
+        parts.append(
+            f"<details><summary>{html.escape(title)}</summary>{_img(more, title)}</details>"
+        )
+    return {"text/html": "".join(parts), "image/svg+xml": svg, "text/plain": text}

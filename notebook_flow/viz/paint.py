@@ -125,7 +125,7 @@ def framed_svg(svg: str, title: str, states: Sequence[str] = (), *, note: str = 
     width, height = float(match.group(1)), float(match.group(2))
     inner = svg[svg.find(">", match.end()) + 1 : svg.rfind("</svg>")]
     top, legend_h = 22.0, 18.0 if states or note else 0.0
-    total_w = max(width, 360.0)
+    total_w = max(width, 360.0, 12 + 6.4 * len(title))  # Arial 11 bold: ~6.4 pt a character
     total_h = top + height + legend_h
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" '

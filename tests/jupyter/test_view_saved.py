@@ -48,9 +48,10 @@ def test_saved_notebook_shows_the_final_states_in_nbconvert(tmp_path):
     assert 'id="ev_fetch" class="node nf-done"' in svg and 'id="ev_parse" class="node nf-failed"' in svg
     assert data["text/plain"].startswith("saved · run ") and "1 failure" in data["text/plain"]
     # the HTML is an <img> of the same SVG: hosts show it in untrusted notebooks too
-    src = re.fullmatch(r'<img src="data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)" alt="([^"]*)".*>', data["text/html"])
+    src = re.match(r'<img src="data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)" alt="([^"]*)"', data["text/html"])
     assert src and base64.b64decode(src.group(1)).decode() == svg
     assert src.group(2).startswith("saved · run ")
+    assert "<details><summary>Timeline of the run</summary><img" in data["text/html"]
     assert len(nbformat.writes(nb)) < 60_000  # a small file: no widget state, one picture
 
     nbformat.write(nb, tmp_path / "saved.ipynb")
