@@ -3,7 +3,7 @@ zoom / fit / layout toggle work, true states (skipped, cancelled, recovered), th
 the dark theme, and a saved notebook reopened without a kernel.
 
 Screenshots go to tests/browser/artifacts/canvas_*.png; look at them after a change to the
-widget. NOTEBOOK_FLOW_UPDATE_SCREENSHOTS=1 also refreshes notebooks/images/live_view*.png.
+widget. NOTEBOOK_FLOW_UPDATE_SCREENSHOTS=1 also refreshes notebooks/images/live_view_dark.png.
 """
 
 import os
@@ -223,7 +223,7 @@ def test_true_states_skipped_recovered_and_a_stop_that_says_why(lab, page, host)
     name = lab.write_notebook(f"states_{host}.ipynb", STATES, STOPPED)
     open_in(page, lab, host, name)
     run_cell(page, 0)
-    picture = page.locator(".jp-Cell").nth(0).locator("img[src^='data:image/svg+xml']")
+    picture = page.locator(".jp-Cell").nth(0).locator("img[src^='data:image/svg+xml']").first
     picture.wait_for(timeout=60_000)
     svg = page.evaluate("""() => atob(document.querySelector('.jp-Cell img[src^="data:image/svg+xml"]')
         .src.split(',')[1])""")
@@ -240,7 +240,7 @@ def test_true_states_skipped_recovered_and_a_stop_that_says_why(lab, page, host)
     assert stop.is_visible()
     page.locator(".nf-view").screenshot(path=str(ARTIFACTS / f"canvas_stop_running_{host}.png"))
     stop.click()
-    picture = page.locator(".jp-Cell").nth(1).locator("img[src^='data:image/svg+xml']")
+    picture = page.locator(".jp-Cell").nth(1).locator("img[src^='data:image/svg+xml']").first
     picture.wait_for(timeout=60_000)
     alt = picture.get_attribute("alt")
     assert "cancelled (Stop button of the live view)" in alt
@@ -334,7 +334,7 @@ def test_the_view_takes_the_theme_colours(lab, page, theme):
     page.wait_for_selector(".jp-OutputArea-output img[src^='data:image/svg+xml']", timeout=60_000)
     page.locator(".jp-Cell").first.locator(".jp-OutputArea").screenshot(
         path=str(ARTIFACTS / f"canvas_theme_{slug}_picture.png"))
-    if os.environ.get("NOTEBOOK_FLOW_UPDATE_SCREENSHOTS") == "1":
-        shutil.copyfile(shot, IMAGES / ("live_view.png" if slug == "light" else "live_view_dark.png"))
+    if dark and os.environ.get("NOTEBOOK_FLOW_UPDATE_SCREENSHOTS") == "1":
+        shutil.copyfile(shot, IMAGES / "live_view_dark.png")  # the light one: test_live_view_browser
     if dark:
         set_theme(page, "JupyterLab Light")  # the next test starts from the default

@@ -273,3 +273,24 @@ def test_the_layout_toggle_lays_the_graph_out_again(small):
     with pytest.raises(ValueError, match="rankdir must be one of LR, TB"):
         FlowView(flow, rankdir="RL")
     live.close()
+
+
+@pytest.mark.parametrize(
+    ("span", "expected"),
+    [
+        (0.00002, ["0.000 ms", "0.005 ms", "0.010 ms"]),
+        (0.25, ["0 ms", "50 ms", "100 ms"]),
+        (2.5, ["0.0 s", "0.5 s", "1.0 s"]),
+        (30, ["0 s", "5 s", "10 s"]),
+        (400, ["0 min 00 s", "1 min 40 s", "3 min 20 s"]),
+    ],
+)
+def test_the_timeline_axis_speaks_ms_and_s_and_its_labels_are_readable(span, expected):
+    from notebook_flow.jupyter.timeline import _tick_step, tick_label, timeline_svg
+
+    step = _tick_step(span)
+    assert [tick_label(i * step, step, span) for i in range(3)] == expected
+    svg = timeline_svg([("a", 0.0, span, "done"), ("b", span / 2, span, "failed")])
+    sizes = [float(v) for v in re.findall(r'font-size="([\d.]+)"', svg)]
+    assert sizes and min(sizes) >= 11
+    assert "e-0" not in svg

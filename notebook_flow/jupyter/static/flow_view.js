@@ -46,6 +46,17 @@ function shapeBox(group) {
   return [Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)];
 }
 
+// Put ``text`` into ``node`` with line-break chances after dots and before underscores only, so
+// a long qualified name wraps between its parts, never inside a word.
+function breakable(node, text) {
+  const parts = String(text || "").split(/(?<=\.)|(?=_)/);
+  parts.forEach((part, i) => {
+    if (i) node.appendChild(document.createElement("wbr"));
+    node.appendChild(document.createTextNode(part));
+  });
+  return node;
+}
+
 function fmtSeconds(s) {
   if (s === null || s === undefined) return "–";
   if (s < 1) return (s * 1000).toFixed(s < 0.01 ? 1 : 0) + " ms";
@@ -100,7 +111,8 @@ function makeViewport(box, onChange) {
     vp.k = Math.min(1, bw / vp.w);
     // a tall graph: fit its height too, unless that makes it unreadably small (then pan)
     if (vp.h * vp.k > GRAPH_MAX_HEIGHT) vp.k = Math.max(Math.min(vp.k, GRAPH_MAX_HEIGHT / vp.h), Math.min(vp.k, 0.35));
-    box.style.height = Math.round(Math.max(GRAPH_MIN_HEIGHT, Math.min(vp.h * vp.k, GRAPH_MAX_HEIGHT))) + 4 + "px";
+    // room for the count badges above a node and the worker pills below one
+    box.style.height = Math.round(Math.max(GRAPH_MIN_HEIGHT, Math.min(vp.h * vp.k, GRAPH_MAX_HEIGHT)) + 20) + "px";
     vp.x = Math.max(0, (bw - vp.w * vp.k) / 2);
     vp.y = Math.max(0, ((box.clientHeight || 0) - vp.h * vp.k) / 2);
     vp.moved = false;
@@ -580,7 +592,7 @@ function render({ model, el: host }) {
     const state = data.state || "idle";
     const headRow = el("div", "nf-details-title");
     headRow.append(el("span", null, data.label), el("span", "nf-pill nf-pill-" + state, state));
-    const rows = [headRow, el("div", "nf-muted nf-details-id", data.id)];
+    const rows = [headRow, breakable(el("div", "nf-muted nf-details-id"), data.id)];
     if (data.handlers) rows.push(field("handlers", data.handlers.join(", ")));
     if (!data.runs) {
       rows.push(el("div", "nf-muted", "Has not run in this run."));
