@@ -105,7 +105,7 @@ def test_live_view_in_jupyterlab(lab, page):
     assert "group '0' fired with {plan: ['docs', 'web']}" in text  # its last input
     # the qualified name may wrap only between its parts (after a dot, before an underscore)
     ident = details.locator(".nf-details-id")
-    assert ident.inner_text() == "__main__.fetch_docs" and ident.locator("wbr").count() == 4
+    assert ident.inner_text() == "__main__.fetch_docs" and ident.locator("wbr").count() == 3
 
     output.screenshot(path=str(ARTIFACTS / "live_view.png"))
     if os.environ.get("NOTEBOOK_FLOW_UPDATE_SCREENSHOTS") == "1":

@@ -49,7 +49,7 @@ function shapeBox(group) {
 // Put ``text`` into ``node`` with line-break chances after dots and before underscores only, so
 // a long qualified name wraps between its parts, never inside a word.
 function breakable(node, text) {
-  const parts = String(text || "").split(/(?<=\.)|(?=_)/);
+  const parts = String(text || "").split(/(?<=\.)(?!_)|(?<=[^_.])(?=_)/);
   parts.forEach((part, i) => {
     if (i) node.appendChild(document.createElement("wbr"));
     node.appendChild(document.createTextNode(part));
