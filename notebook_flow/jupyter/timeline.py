@@ -89,6 +89,20 @@ def _tick_step(span: float, target: int = 6) -> float:
     return 10 * power
 
 
+def tick_label(t: float, step: float, span: float) -> str:
+    """A time-axis label in one unit for the whole axis: ms when it spans under a second
+    (``250 ms``), s under two minutes (``1.5 s``), else minutes; never ``2e-05 s``."""
+
+    def decimals(unit_step: float) -> int:
+        return max(0, -math.floor(math.log10(unit_step))) if unit_step < 1 else 0
+
+    if span < 1:
+        return f"{t * 1000:.{decimals(step * 1000)}f} ms"
+    if span < 120:
+        return f"{t:.{decimals(step)}f} s"
+    return f"{int(t // 60)} min {t % 60:02.0f} s"
+
+
 def timeline_svg(
     intervals: Sequence[Interval],
     labels: Mapping[str, str] | None = None,
@@ -108,7 +122,7 @@ def timeline_svg(
     t_min = min(iv[1] for iv in intervals)
     t_max = max(iv[2] for iv in intervals)
     span = max(t_max - t_min, 1e-6)
-    left, right, row_h, top = 140, 16, 16, 34
+    left, right, row_h, top = 150, 20, 18, 34
     plot_w = width - left - right
     rows, left_out = _busiest(_lanes(intervals), max_rows)
     n_lanes = sum(len(lanes) for lanes in rows.values())
@@ -134,8 +148,8 @@ def timeline_svg(
         tx = x(t_min + tick)
         parts.append(
             f'<line x1="{tx:.1f}" y1="{top - 6}" x2="{tx:.1f}" y2="{height - 20}" stroke="#e4e7eb"/>'
-            f'<text x="{tx:.1f}" y="{height - 8}" font-size="9" fill="#7b8794" '
-            f'text-anchor="middle">{tick:.3g} s</text>'
+            f'<text x="{tx:.1f}" y="{height - 7}" font-size="11" fill="#616e7c" '
+            f'text-anchor="middle">{tick_label(tick, step, span)}</text>'
         )
         tick += step
     y = top
@@ -143,7 +157,7 @@ def timeline_svg(
         name = labels.get(event_id, event_id)
         name = name if len(name) <= 22 else name[:21] + "…"
         parts.append(
-            f'<text x="{left - 8}" y="{y + row_h - 5}" font-size="10" fill="#3e4c59" '
+            f'<text x="{left - 8}" y="{y + row_h - 5}" font-size="11" fill="#3e4c59" '
             f'text-anchor="end">{html.escape(name)}</text>'
         )
         for lane in lanes:

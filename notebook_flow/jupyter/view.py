@@ -2,8 +2,16 @@
 
 The SVG is laid out in the kernel and sent once per graph structure; node states, fire counts,
 status and progress bars travel as small traits, and log lines as deltas, at most ~20 times a
-second however fast the run goes. When the run ends, the output also gets a static SVG of the
-final states, so a saved notebook shows the result without a kernel.
+second however fast the run goes.
+
+What a saved notebook shows: while a run goes, the cell's output is the widget; when the run
+ends, the output is replaced by a picture of the final states (``output_bundle``), and when a
+followed flow runs again it becomes the widget again. Measured in JupyterLab 4.6 and Notebook
+7.6: an output that holds the widget mimetype shows "Error displaying widget: model not found"
+(or "Loading widget...") once its kernel is gone, whatever other data it carries, because the
+widget renderer outranks every other one and never falls back; only saved widget state (off by
+default) avoids that. So the output of a finished run holds no widget: an HTML image of the SVG
+(shown trusted or not), the SVG, and the summary as text (see ``viz.picture_bundle``).
 """
 
 from __future__ import annotations
@@ -17,7 +25,16 @@ import traitlets
 
 from .. import Flow, RunFeed
 from ..records import RUN_END_KINDS, RunRecord
-from ..viz import NODE_STATES, FlowGraph, Layout, framed_svg, layout, paint_svg
+from ..viz import (
+    NODE_STATES,
+    FlowGraph,
+    Layout,
+    framed_svg,
+    layout,
+    paint_svg,
+    picture_bundle,
+    shown_states,
+)
 from . import cell_outputs
 from .coalesce import Coalescer
 from .follow import follow, unfollow
@@ -31,6 +48,8 @@ _STATIC = Path(__file__).parent / "static"
 _WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 #: Log lines sent per live update; a faster flood is sampled, then sent whole when the run ends.
 LIVE_LINES_PER_UPDATE = 100
+_RANKDIRS = ("LR", "TB")
+_STOP_REASON = "Stop button of the live view"
 
 
 class FlowView(anywidget.AnyWidget):
@@ -41,8 +60,9 @@ class FlowView(anywidget.AnyWidget):
             ``RunHandle`` / ``RunFeed`` (the view shows that run, even if it already started).
         log_limit: log lines kept; the view says how many older ones it dropped.
         renderer: "pure", "dot" or "text" (default: ``$NOTEBOOK_FLOW_RENDERER`` or the first found).
-        rankdir: "LR" (left to right) or "TB" (top to bottom).
+        rankdir: "LR" (left to right) or "TB" (top to bottom); the view's toggle changes it.
         interval: seconds between two updates sent to the browser (0.05: at most 20 a second).
+        stop_button: show a Stop button while a run goes (a debugger panel has its own).
     """
 
     # The files' text, not their paths: for a path anywidget connects every instance to a
@@ -56,13 +76,15 @@ class FlowView(anywidget.AnyWidget):
     nodes = traitlets.Dict().tag(sync=True)
     states = traitlets.Dict().tag(sync=True)
     counts = traitlets.Dict().tag(sync=True)
-    edges_seen = traitlets.List().tag(sync=True)
+    edges_seen: traitlets.List[str] = traitlets.List().tag(sync=True)
     status = traitlets.Dict().tag(sync=True)
-    bars = traitlets.List().tag(sync=True)
+    bars: traitlets.List[dict[str, Any]] = traitlets.List().tag(sync=True)
     timeline = traitlets.Unicode("").tag(sync=True)
     workers = traitlets.Dict().tag(sync=True)  # node -> the remote worker that ran it last
     selected = traitlets.Unicode("").tag(sync=True)
     log_limit = traitlets.Int(500).tag(sync=True)
+    rankdir = traitlets.Unicode("LR").tag(sync=True)
+    stop_button = traitlets.Bool(True).tag(sync=True)
 
     def __init__(
         self,
@@ -72,12 +94,14 @@ class FlowView(anywidget.AnyWidget):
         renderer: str | None = None,
         rankdir: str = "LR",
         interval: float = 0.05,
+        stop_button: bool = True,
     ) -> None:
         if target is not None:
             _check_target(target)  # before the widget exists: no half-made view in the output
-        super().__init__(log_limit=log_limit)
+        if rankdir not in _RANKDIRS:
+            raise ValueError(f"rankdir must be one of {', '.join(_RANKDIRS)}, got {rankdir!r}")
+        super().__init__(log_limit=log_limit, stop_button=stop_button)
         self._renderer = renderer
-        self._rankdir = rankdir
         self._source: Any = None
         self._layout: Layout | None = None
         self._state: RunState | None = None
@@ -86,6 +110,11 @@ class FlowView(anywidget.AnyWidget):
         self._coalescer = Coalescer(self._flush, interval)
         self._display_ids: list[str] = []
         self._shown_in: Any = None
+        self._shows_picture = False  # the outputs hold the final picture, not the widget
+        self._canceller: Any = None  # stops the run shown: RunHandle.cancel(msg)
+        self._retried: set[str] = set()  # events of which an attempt failed and ran again
+        self._cancel_reason = ""
+        self.rankdir = rankdir
         self.on_msg(self._on_front_message)
         if target is not None:
             self.watch(target)
@@ -101,7 +130,7 @@ class FlowView(anywidget.AnyWidget):
         """Show ``target``: follow a Flow / WorkflowManager's runs, or show one run."""
         feed = getattr(target, "feed", target)
         if isinstance(feed, RunFeed):
-            self.attach(feed)
+            self.attach(target)  # the handle itself: its cancel() is the Stop button's
             return self
         self._set_source(target)
         self._state = self._new_state()
@@ -114,15 +143,35 @@ class FlowView(anywidget.AnyWidget):
         self.detach()
         self._set_source(feed.source)
         state = self._state = self._new_state()
+        self._retried, self._cancel_reason = set(), ""
+        self._canceller = getattr(run, "cancel", None)  # a RunHandle's (a RunFeed has none)
         if feed.started_at and feed.trace is not None:
             for record in list(feed.trace.records):
                 state(record)
+                if record.kind in _NOTED_KINDS:
+                    self._note(record)
         self._unsubscribe = feed.subscribe(self._subscriber(state))
         if state.ended:
             self._run_ended()
         else:
             self._coalescer.flush_now()
+            if self._shows_picture:  # a new run of a followed flow: the widget again
+                self._update_displays()
         return self
+
+    def stop(self, reason: str = _STOP_REASON) -> bool:
+        """Cancel the run shown (what the Stop button does); False if there is none to stop."""
+        st, cancel = self._state, self._canceller
+        if cancel is None or st is None or st.ended:
+            return False
+        return bool(cancel(reason))
+
+    def _note(self, record: RunRecord) -> None:
+        """Facts the node states need beyond RunState's: retried steps, why a run was stopped."""
+        if record.kind == "step_retried":
+            self._retried.add(record.event_id)  # type: ignore[attr-defined]
+        elif record.kind == "run_cancelled":
+            self._cancel_reason = record.reason  # type: ignore[attr-defined]
 
     def detach(self) -> None:
         """Stop listening to the current run (the view keeps showing what it saw)."""
@@ -151,10 +200,20 @@ class FlowView(anywidget.AnyWidget):
         graph = FlowGraph.of(source, runtime_edges=self._runtime_edges)
         self._draw(graph)
 
+    @traitlets.observe("rankdir")
+    def _rankdir_changed(self, change: Any) -> None:
+        if change["new"] not in _RANKDIRS:
+            logger.warning("live view: rankdir %r ignored; use LR or TB", change["new"])
+            self.rankdir = change["old"]
+            return
+        if self._layout is not None:
+            graph, self._layout = self._layout.graph, None
+            self._draw(graph)
+
     def _draw(self, graph: FlowGraph) -> None:
         if self._layout is not None and self._layout.graph == graph:
             return
-        drawn = self._layout = layout(graph, renderer=self._renderer, rankdir=self._rankdir)
+        drawn = self._layout = layout(graph, renderer=self._renderer, rankdir=self.rankdir)
         with self.hold_sync():
             self.svg = drawn.svg or ""
             self.text_graph = drawn.text + (f"\n\n({drawn.note})" if drawn.note else "")
@@ -168,6 +227,8 @@ class FlowView(anywidget.AnyWidget):
     def _subscriber(self, state: RunState) -> Any:
         coalescer = self._coalescer
         ends = RUN_END_KINDS
+        noted = _NOTED_KINDS
+        note = self._note
         handlers = state.handlers
         log_append = state.log.append
         bars = state.bars
@@ -183,6 +244,8 @@ class FlowView(anywidget.AnyWidget):
                 handler = handlers.get(kind)
                 if handler is not None:
                     handler(record)
+                if kind in noted:
+                    note(record)
                 if kind in ends:
                     self._run_ended()
                     return
@@ -218,12 +281,13 @@ class FlowView(anywidget.AnyWidget):
             self._draw(graph)
             st.set_graph(graph)
             drawn = self._layout
+            assert drawn is not None  # just drawn
         ids = drawn.ids
         with self.hold_sync():
-            self.states = {ids.nodes[n]: s for n, s in st.node_state.items() if n in ids.nodes}
+            self.states = {ids.nodes[n]: s for n, s in self._node_states().items() if n in ids.nodes}
             self.counts = {ids.nodes[n]: c for n, c in st.counts.items() if n in ids.nodes}
             self.edges_seen = sorted(ids.edges[k] for k in st.seen_edges if k in ids.edges)
-            self.status = st.status_dict()
+            self.status = self._status()
             self.bars = st.bar_list(ids.nodes)
             self.workers = {ids.nodes[n]: w for n, w in st.workers.items() if n in ids.nodes}
         if st.ended and st.log_gaps:
@@ -232,6 +296,25 @@ class FlowView(anywidget.AnyWidget):
         lines = st.new_log_lines(None if st.ended else LIVE_LINES_PER_UPDATE)
         if lines:
             self.send({"type": "log", "lines": lines, "total": st.log_total, "run": st.run_id})
+
+    def _node_states(self) -> dict[str, str]:
+        """Each node's state as drawn: the records' states made true (see ``viz.shown_states``)."""
+        st, drawn = self._state, self._layout
+        if st is None or drawn is None:
+            return {}
+        emitted = [target for _s, target, kind in st.seen_edges if kind == "emit"]
+        return shown_states(
+            drawn.graph, st.node_state, st.status, retried=self._retried, emitted=emitted
+        )
+
+    def _status(self) -> dict[str, Any]:
+        """The status line: RunState's, plus why the run was stopped and whether Stop can."""
+        st = self._state
+        assert st is not None
+        status = st.status_dict()
+        status["reason"] = self._cancel_reason if st.status == "cancelled" else ""
+        status["can_stop"] = self._canceller is not None and not st.ended
+        return status
 
     def _send_log(self, reset: bool) -> None:
         st = self._state
@@ -271,27 +354,29 @@ class FlowView(anywidget.AnyWidget):
         if st is None or st.run_id is None:
             return f"{name}: no run yet"
         failures = f"{st.failures} failure{'s' if st.failures != 1 else ''}"
+        why = f" ({self._cancel_reason})" if st.status == "cancelled" and self._cancel_reason else ""
         return (
-            f"{name} · {st.run_label()} {st.status} · {st.elapsed():.2f} s · "
+            f"{name} · {st.run_label()} {st.status}{why} · {st.elapsed():.2f} s · "
             f"{st.steps_done} steps done · {failures}"
         )
 
     def _widget_bundle(self) -> dict[str, Any]:
         bundle = super()._repr_mimebundle_()
         data = bundle[0] if isinstance(bundle, tuple) else bundle
-        return dict(data or {})
+        return {str(k): v for k, v in (data or {}).items()}
 
     def output_bundle(self) -> dict[str, Any]:
-        """What the cell's output holds: the widget, plus the static picture once a run ended."""
-        data = self._widget_bundle()
-        data["text/plain"] = self.summary()
+        """What the cell's output holds: the widget while a run goes (or none did yet), the
+        final picture once it ended (no widget: see the module's docstring)."""
         st = self._state
         if st is not None and st.ended:
             svg = self.static_svg()
             if svg is not None:
-                data["image/svg+xml"] = svg
-            else:
-                data["text/plain"] = self.summary() + "\n" + self.text_graph
+                folded = [("Timeline of the run", self.timeline)] if self.timeline else []
+                return picture_bundle(svg, self.summary(), folded=folded)
+            return {"text/plain": self.summary() + "\n" + self.text_graph}
+        data = self._widget_bundle()
+        data["text/plain"] = self.summary()
         return data
 
     def _ipython_display_(self, **kwargs: Any) -> None:
@@ -304,7 +389,9 @@ class FlowView(anywidget.AnyWidget):
             return  # view(x) as a cell's last line: already shown by view()
         self._shown_in = cell
         cell_outputs.shown(self)  # closes what an earlier run of this cell showed
-        handle = display(self.output_bundle(), raw=True, display_id=True)
+        bundle = self.output_bundle()
+        self._shows_picture = _WIDGET_MIME not in bundle
+        handle = display(bundle, raw=True, display_id=True)  # type: ignore[no-untyped-call]
         if handle is not None:
             self._display_ids = (self._display_ids + [handle.display_id])[-8:]
 
@@ -314,8 +401,9 @@ class FlowView(anywidget.AnyWidget):
         from IPython.display import update_display
 
         bundle = self.output_bundle()
+        self._shows_picture = _WIDGET_MIME not in bundle
         for display_id in self._display_ids:
-            update_display(bundle, display_id=display_id, raw=True)
+            update_display(bundle, display_id=display_id, raw=True)  # type: ignore[no-untyped-call]
 
     # -- the browser's requests -------------------------------------------------------------
     def _on_front_message(self, _widget: Any, content: Any, _buffers: Any) -> None:
@@ -324,6 +412,8 @@ class FlowView(anywidget.AnyWidget):
             st = self._state
             if kind == "hello":
                 self._send_log(reset=True)
+            elif kind == "stop":
+                self.stop()
             elif kind == "details" and st is not None and self._layout is not None:
                 svg_id = str(content.get("node", ""))
                 node_id = self._layout.ids.node_of(svg_id)
@@ -331,6 +421,9 @@ class FlowView(anywidget.AnyWidget):
                     self.send({"type": "details", "node": svg_id, "data": st.detail_dict(node_id)})
         except Exception:
             logger.warning("live view: could not answer %r", content, exc_info=True)
+
+
+_NOTED_KINDS = frozenset({"step_retried", "run_cancelled"})
 
 
 def _check_target(target: Any) -> None:

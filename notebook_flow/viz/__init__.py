@@ -8,10 +8,10 @@ Rendering runs in the kernel, without a server, a system Graphviz or the network
 from __future__ import annotations
 
 from .._core.graph import EdgeKind, FlowGraph, GraphEdge, GraphJoin, GraphNode
-from .bundle import mimebundle
+from .bundle import mimebundle, picture_bundle
 from .dot import SvgIds, svg_ids, to_dot
 from .layout import Layout, layout
-from .paint import framed_svg, paint_svg
+from .paint import framed_svg, on_paper, paint_svg
 from .render import (
     RENDERER_ENV,
     RENDERERS,
@@ -20,6 +20,7 @@ from .render import (
     render_svg,
     renderer_path,
 )
+from .states import shown_states
 from .theme import NODE_STATES, STATE_STYLES, StateStyle
 
 __all__ = [
@@ -41,7 +42,10 @@ __all__ = [
     "Layout",
     "paint_svg",
     "framed_svg",
+    "on_paper",
+    "shown_states",
     "mimebundle",
+    "picture_bundle",
     "STATE_STYLES",
     "NODE_STATES",
     "StateStyle",

@@ -144,7 +144,7 @@ def to_dot(graph: FlowGraph, *, rankdir: str = "LR") -> str:
     ends = {**ids.nodes, **ids.joins}
     for edge in graph.edges:
         dot.edge(ends[edge.source], ends[edge.target], **_edge_attrs(edge, ids))
-    return dot.source
+    return str(dot.source)
 
 
 def _edge_attrs(edge: GraphEdge, ids: SvgIds) -> dict[str, str]:

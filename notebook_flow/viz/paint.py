@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 
 from .theme import EDGE_COLOUR, FONT, INFERRED_EDGE_COLOUR, SEEN_EDGE_COLOUR, STATE_STYLES
 
-__all__ = ["paint_svg", "framed_svg", "shape_box"]
+__all__ = ["paint_svg", "framed_svg", "shape_box", "on_paper"]
 
 _NODE = re.compile(r'(<g id="(?P<id>[A-Za-z0-9_]+)" class="node">)(?P<body>.*?)(</g>)', re.S)
 _EDGE = re.compile(r'(<g id="(?P<id>[A-Za-z0-9_]+)" class="edge">)(?P<body>.*?)(</g>)', re.S)
@@ -99,6 +99,18 @@ def paint_svg(
     return _EDGE.sub(edge, _NODE.sub(node, svg))
 
 
+_OPEN_TAG = re.compile(r"<svg\b[^>]*>")
+
+
+def on_paper(svg: str, colour: str = "white") -> str:
+    """``svg`` on an opaque background: dark text and grey edges stay legible on a dark page."""
+    match = _OPEN_TAG.search(svg)
+    if match is None:
+        return svg
+    paper = f'<rect x="0" y="0" width="100%" height="100%" fill="{colour}"/>'
+    return svg[: match.end()] + paper + svg[match.end() :]
+
+
 _SIZE = re.compile(r'<svg width="([\d.]+)pt" height="([\d.]+)pt"\s+viewBox="([^"]*)"')
 
 
@@ -113,7 +125,7 @@ def framed_svg(svg: str, title: str, states: Sequence[str] = (), *, note: str = 
     width, height = float(match.group(1)), float(match.group(2))
     inner = svg[svg.find(">", match.end()) + 1 : svg.rfind("</svg>")]
     top, legend_h = 22.0, 18.0 if states or note else 0.0
-    total_w = max(width, 360.0)
+    total_w = max(width, 360.0, 12 + 6.4 * len(title))  # Arial 11 bold: ~6.4 pt a character
     total_h = top + height + legend_h
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" '

@@ -21,16 +21,20 @@ class StateStyle(NamedTuple):
     label: str  # the word the legend and the log use
 
 
-#: Every state a node can show, in legend order. "idle": not run (yet) in this run.
+#: Every state a node can show, in legend order. "idle": not run (yet) in this run;
+#: "recovered": an attempt failed, a retry succeeded; "skipped": never ran because a step
+#: upstream of it failed or aborted; "cancelled": the run was stopped while it waited or ran.
 STATE_STYLES: Final[dict[str, StateStyle]] = {
     "idle": StateStyle("#ffffff", "#9aa5b1", "not run"),
     "pending": StateStyle("#fff7e0", "#e0a100", "pending"),
     "paused": StateStyle("#fff1c2", "#b7791f", "paused"),
     "running": StateStyle("#e3f0ff", "#1f6feb", "running"),
     "done": StateStyle("#e6f4ea", "#2f8a3e", "done"),
+    "recovered": StateStyle("#fdf0c4", "#c77700", "done after a retry"),
     "failed": StateStyle("#fde8e8", "#c62828", "failed"),
     "aborted": StateStyle("#fff0e0", "#d9730d", "aborted"),
-    "cancelled": StateStyle("#eef1f4", "#7b8794", "cancelled"),
+    "skipped": StateStyle("#f1f3f5", "#a3adb8", "skipped"),
+    "cancelled": StateStyle("#e4e7eb", "#616e7c", "cancelled"),
 }
 
 NODE_STATES: Final = tuple(STATE_STYLES)

@@ -1,6 +1,7 @@
 """FlowView in-process (no browser): what it follows, what it shows, what it leaves behind."""
 
 import asyncio
+import re
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -76,11 +77,14 @@ def test_the_output_keeps_a_static_picture_of_the_final_states(flow):
         raise RuntimeError("broken")
 
     live = FlowView(flow)
-    assert "image/svg+xml" not in live.output_bundle()  # no run yet: the widget only
+    before = live.output_bundle()  # no run yet: the widget only
+    assert before["application/vnd.jupyter.widget-view+json"]["model_id"] == live.model_id
+    assert "image/svg+xml" not in before
     with pytest.raises(RuntimeError):
         run(flow.invoke_event(start))
     bundle = live.output_bundle()
-    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == live.model_id
+    assert "application/vnd.jupyter.widget-view+json" not in bundle  # the run ended: the picture
+    assert bundle["text/html"].startswith('<img src="data:image/svg+xml;base64,')
     root = ET.fromstring(bundle["image/svg+xml"])
     title = "".join(next(root.iter("{http://www.w3.org/2000/svg}text")).itertext())
     assert title.startswith("test · run ") and "failed" in title and "1 failure" in title
@@ -136,7 +140,8 @@ def test_a_microflow_view_learns_new_events_and_lays_out_again():
 
     assert run(main()) == ["plan", "write", "published"]
     assert 'id="ev_published"' in live.svg and live.svg != before
-    assert live.states == {"ev_plan": "done", "ev_write": "done"}
+    # the final event has no handler and so no step of its own: it is lit once emitted
+    assert live.states == {"ev_plan": "done", "ev_write": "done", "ev_published": "done"}
     assert "e_write__published" in live.edges_seen and "e_plan__write" in live.edges_seen
     live.close()
 
@@ -166,3 +171,126 @@ async def _await(handle):
 def test_a_view_of_something_else_says_what_it_takes():
     with pytest.raises(TypeError, match="a Flow, a WorkflowManager or a run"):
         FlowView(42)
+
+
+def test_true_states_skipped_recovered_and_cancelled_by_stop(flow):
+    from notebook_flow import Retry
+    from notebook_flow.errors import StepFailures
+
+    tries = []
+
+    @flow.make_event
+    async def load(event, ctx):
+        return 1
+
+    @flow.listen_group([load], retry=Retry(attempts=2, backoff=0.01))
+    async def flaky(event, ctx):
+        tries.append(1)
+        if len(tries) == 1:
+            raise ConnectionError("busy")
+        return "ok"
+
+    @flow.listen_group([load])
+    async def broken(event, ctx):
+        await asyncio.sleep(0.05)
+        raise ValueError("bad")
+
+    @flow.listen_group([broken])
+    async def after_broken(event, ctx):
+        return "never"
+
+    @flow.listen_group([after_broken])
+    async def further_down(event, ctx):
+        return "never"
+
+    live = FlowView(flow)
+    with pytest.raises(StepFailures):
+        run(flow.invoke_event(load, on_error="continue"))
+    states = {live.nodes[sid]["label"]: state for sid, state in live.states.items()}
+    assert states == {
+        "load": "done", "flaky": "recovered", "broken": "failed",
+        "after_broken": "skipped", "further_down": "skipped",
+    }
+    assert "recovered" in live.static_svg() and "skipped" in live.static_svg()  # in the legend
+    live.close()
+
+
+def test_stop_cancels_the_run_shown_and_says_why(flow):
+    @flow.make_event
+    async def begin(event, ctx):
+        return 1
+
+    @flow.listen_group([begin])
+    async def crunch(event, ctx):
+        await asyncio.sleep(30)
+
+    @flow.listen_group([crunch])
+    async def report(event, ctx):
+        return "never"
+
+    async def main():
+        handle = flow.run(begin)
+        live = FlowView(handle)
+        handle.start()
+        while "running" not in live.states.values():
+            await asyncio.sleep(0.01)
+        assert live.status["can_stop"] is True
+        assert live.stop() is True
+        try:
+            await handle
+        except BaseException:
+            pass
+        return live
+
+    live = run(main())
+    states = {live.nodes[sid]["label"]: state for sid, state in live.states.items()}
+    assert states == {"begin": "done", "crunch": "cancelled"}
+    assert live.status["state"] == "cancelled" and live.status["can_stop"] is False
+    assert live.status["reason"] == "Stop button of the live view"
+    assert "cancelled (Stop button of the live view)" in live.summary()
+    live.close()
+
+
+def test_a_followed_flow_has_no_stop_until_the_core_can_cancel_from_a_feed(small):
+    flow, start, _ = small
+    live = FlowView(flow)
+    run(flow.invoke_event(start))
+    assert live.status["can_stop"] is False and live.stop() is False
+    live.close()
+
+
+def test_the_layout_toggle_lays_the_graph_out_again(small):
+    flow, start, work = small
+    live = FlowView(flow)
+    wide = live.svg
+    live.rankdir = "TB"
+    assert live.svg != wide and 'id="ev_' in live.svg
+    size = re.search(r'width="([\d.]+)pt" height="([\d.]+)pt"', live.svg)
+    width, height = float(size.group(1)), float(size.group(2))
+    assert height > width  # top-down: taller than wide
+    live.rankdir = "sideways"  # from a stale front end: refused, the layout stays
+    assert live.rankdir == "TB"
+    with pytest.raises(ValueError, match="rankdir must be one of LR, TB"):
+        FlowView(flow, rankdir="RL")
+    live.close()
+
+
+@pytest.mark.parametrize(
+    ("span", "expected"),
+    [
+        (0.00002, ["0.000 ms", "0.005 ms", "0.010 ms"]),
+        (0.25, ["0 ms", "50 ms", "100 ms"]),
+        (2.5, ["0.0 s", "0.5 s", "1.0 s"]),
+        (30, ["0 s", "5 s", "10 s"]),
+        (400, ["0 min 00 s", "1 min 40 s", "3 min 20 s"]),
+    ],
+)
+def test_the_timeline_axis_speaks_ms_and_s_and_its_labels_are_readable(span, expected):
+    from notebook_flow.jupyter.timeline import _tick_step, tick_label, timeline_svg
+
+    step = _tick_step(span)
+    assert [tick_label(i * step, step, span) for i in range(3)] == expected
+    svg = timeline_svg([("a", 0.0, span, "done"), ("b", span / 2, span, "failed")])
+    sizes = [float(v) for v in re.findall(r'font-size="([\d.]+)"', svg)]
+    assert sizes and min(sizes) >= 11
+    assert "e-0" not in svg

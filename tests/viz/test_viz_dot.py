@@ -4,6 +4,7 @@ Set NOTEBOOK_FLOW_UPDATE_SNAPSHOTS=1 to rewrite the snapshots after an intended 
 """
 
 import os
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -65,3 +66,26 @@ def test_ids_stay_unique_when_names_collide():
     ids = svg_ids(graph)
     assert ids.nodes["a.b"] == "ev_a_b" and ids.nodes["a_b"] == "ev_a_b_2"
     assert len(set(ids.nodes.values())) == len(ids.nodes)
+
+
+@pytest.mark.parametrize("name", ["a\\b", "x<y>", 'say "hi" & go\\n'])
+def test_names_with_backslashes_and_angle_brackets_draw_the_dag(name):
+    from notebook_flow import Flow, WorkflowEvent, WorkflowManager
+    from notebook_flow.viz import layout
+
+    flow = Flow(name)
+
+    @flow.make_event
+    async def start(event, ctx):
+        return 1
+
+    manager = WorkflowManager()
+
+    async def handler(event, ctx):
+        yield WorkflowEvent(name + " done")
+
+    manager.register(name, handler)
+    for source in (flow, manager):
+        drawn = layout(source, strict=True)  # raises instead of falling back to the text outline
+        assert drawn.renderer == "pure" and drawn.svg.count('class="node"') >= 1
+    assert ET.fromstring(layout(manager).svg) is not None  # well-formed XML

@@ -2,7 +2,13 @@
 // a filterable log, a status line, progress bars and node details on click.
 // Everything heavy happens in the kernel; this file only toggles classes and appends rows.
 
-const STATES = ["idle", "pending", "paused", "running", "done", "failed", "aborted", "cancelled"];
+const STATES = [
+  "idle", "pending", "paused", "running", "done", "recovered", "failed", "aborted", "skipped", "cancelled",
+];
+const ZOOM_MIN = 0.05;
+const ZOOM_MAX = 4;
+const GRAPH_MAX_HEIGHT = 560; // px: taller graphs are fitted to this height or scrolled by panning
+const GRAPH_MIN_HEIGHT = 90;
 const STATE_CLASSES = STATES.map((s) => "nf-" + s);
 const CATEGORIES = [
   ["progress", "progress"],
@@ -40,11 +46,158 @@ function shapeBox(group) {
   return [Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)];
 }
 
+// Put ``text`` into ``node`` with line-break chances after dots and before underscores only, so
+// a long qualified name wraps between its parts, never inside a word.
+function breakable(node, text) {
+  const parts = String(text || "").split(/(?<=\.)(?!_)|(?<=[^_.])(?=_)/);
+  parts.forEach((part, i) => {
+    if (i) node.appendChild(document.createElement("wbr"));
+    node.appendChild(document.createTextNode(part));
+  });
+  return node;
+}
+
 function fmtSeconds(s) {
   if (s === null || s === undefined) return "–";
   if (s < 1) return (s * 1000).toFixed(s < 0.01 ? 1 : 0) + " ms";
   if (s < 60) return s.toFixed(2) + " s";
   return Math.floor(s / 60) + " min " + (s % 60).toFixed(0) + " s";
+}
+
+// The natural size of a Graphviz SVG in CSS px (it is given in pt).
+function svgSize(svg) {
+  const px = (v) => {
+    const n = parseFloat(v || "0");
+    return /pt$/.test(v || "") ? (n * 96) / 72 : n;
+  };
+  let w = px(svg.getAttribute("width"));
+  let h = px(svg.getAttribute("height"));
+  if (!(w > 0 && h > 0)) {
+    const vb = (svg.getAttribute("viewBox") || "").split(/[\s,]+/).map(Number);
+    [w, h] = [vb[2] || 100, vb[3] || 100];
+  }
+  return [w, h];
+}
+
+// Zoom and pan over one SVG: a transform on a stage inside a clipping box. The view is fitted to
+// the box's width at first display and on "fit"; it follows the running nodes until the user
+// zooms or drags it.
+function makeViewport(box, onChange) {
+  const stage = el("div", "nf-stage");
+  box.appendChild(stage);
+  const vp = { k: 1, x: 0, y: 0, w: 0, h: 0, moved: false, stage };
+
+  function apply() {
+    stage.style.transform = `translate(${vp.x}px, ${vp.y}px) scale(${vp.k})`;
+    onChange(vp);
+  }
+  function clamp() {
+    const bw = box.clientWidth || 600;
+    const bh = box.clientHeight || 200;
+    const sw = vp.w * vp.k;
+    const sh = vp.h * vp.k;
+    // keep at least a quarter of the box covered by the graph: it cannot be lost off-screen
+    vp.x = Math.min(Math.max(vp.x, Math.min(0, bw * 0.75 - sw)), Math.max(0, bw * 0.25, bw - sw));
+    vp.y = Math.min(Math.max(vp.y, Math.min(0, bh * 0.75 - sh)), Math.max(0, bh * 0.25, bh - sh));
+  }
+  vp.setContent = (w, h) => {
+    vp.w = w;
+    vp.h = h;
+    stage.style.width = w + "px";
+    stage.style.height = h + "px";
+  };
+  vp.fit = () => {
+    const bw = Math.max((box.clientWidth || 600) - 2, 50);
+    vp.k = Math.min(1, bw / vp.w);
+    // a tall graph: fit its height too, unless that makes it unreadably small (then pan)
+    if (vp.h * vp.k > GRAPH_MAX_HEIGHT) vp.k = Math.max(Math.min(vp.k, GRAPH_MAX_HEIGHT / vp.h), Math.min(vp.k, 0.35));
+    // room for the count badges above a node and the worker pills below one
+    box.style.height = Math.round(Math.max(GRAPH_MIN_HEIGHT, Math.min(vp.h * vp.k, GRAPH_MAX_HEIGHT)) + 20) + "px";
+    vp.x = Math.max(0, (bw - vp.w * vp.k) / 2);
+    vp.y = Math.max(0, ((box.clientHeight || 0) - vp.h * vp.k) / 2);
+    vp.moved = false;
+    apply();
+  };
+  vp.zoomAt = (factor, cx, cy) => {
+    const k = Math.min(ZOOM_MAX, Math.max(ZOOM_MIN, vp.k * factor));
+    vp.x = cx - ((cx - vp.x) * k) / vp.k;
+    vp.y = cy - ((cy - vp.y) * k) / vp.k;
+    vp.k = k;
+    vp.moved = true;
+    clamp();
+    apply();
+  };
+  vp.zoom = (factor) => vp.zoomAt(factor, (box.clientWidth || 600) / 2, (box.clientHeight || 200) / 2);
+  // bring the rectangle [x0, y0, x1, y1] (stage px) into sight, if the user has not moved the view
+  vp.follow = (r) => {
+    if (vp.moved) return;
+    const bw = box.clientWidth;
+    const bh = box.clientHeight;
+    if (!bw || !bh) return;
+    const [x0, y0, x1, y1] = r.map((v) => v * vp.k);
+    const margin = 24;
+    let dx = 0;
+    let dy = 0;
+    if (vp.x + x0 < margin) dx = margin - (vp.x + x0);
+    else if (vp.x + x1 > bw - margin) dx = bw - margin - (vp.x + x1);
+    if (vp.y + y0 < margin) dy = margin - (vp.y + y0);
+    else if (vp.y + y1 > bh - margin) dy = bh - margin - (vp.y + y1);
+    if (!dx && !dy) return;
+    vp.x += dx;
+    vp.y += dy;
+    clamp();
+    apply();
+  };
+
+  // Ctrl (or Cmd) + wheel zooms around the pointer; a plain wheel scrolls the notebook
+  box.addEventListener(
+    "wheel",
+    (e) => {
+      if (!e.ctrlKey && !e.metaKey) return;
+      e.preventDefault();
+      const r = box.getBoundingClientRect();
+      vp.zoomAt(Math.exp(-e.deltaY * 0.0015), e.clientX - r.left, e.clientY - r.top);
+    },
+    { passive: false },
+  );
+  // drag pans; a drag is not a click (a node under the pointer is not selected)
+  let drag = null;
+  box.addEventListener("pointerdown", (e) => {
+    if (e.button !== 0) return;
+    drag = { x: e.clientX, y: e.clientY, vx: vp.x, vy: vp.y, moved: false, id: e.pointerId };
+  });
+  box.addEventListener("pointermove", (e) => {
+    if (!drag || drag.id !== e.pointerId) return;
+    const dx = e.clientX - drag.x;
+    const dy = e.clientY - drag.y;
+    if (!drag.moved && Math.abs(dx) + Math.abs(dy) < 4) return;
+    if (!drag.moved) {
+      drag.moved = true;
+      box.setPointerCapture(e.pointerId);
+      box.classList.add("nf-dragging");
+    }
+    vp.x = drag.vx + dx;
+    vp.y = drag.vy + dy;
+    vp.moved = true;
+    clamp();
+    apply();
+  });
+  const endDrag = (e) => {
+    if (!drag || drag.id !== e.pointerId) return;
+    if (drag.moved) {
+      box.classList.remove("nf-dragging");
+      const swallow = (c) => {
+        c.stopPropagation();
+        c.preventDefault();
+      };
+      box.addEventListener("click", swallow, { capture: true, once: true });
+      setTimeout(() => box.removeEventListener("click", swallow, { capture: true }), 0);
+    }
+    drag = null;
+  };
+  box.addEventListener("pointerup", endDrag);
+  box.addEventListener("pointercancel", endDrag);
+  return vp;
 }
 
 function render({ model, el: host }) {
@@ -61,11 +214,42 @@ function render({ model, el: host }) {
   dashboard.target = "_blank";
   dashboard.rel = "noopener noreferrer";
   dashboard.hidden = true;
-  head.append(title, badge, meta, dashboard);
+  const reason = el("span", "nf-reason");
+  const stop = el("button", "nf-stop", "Stop");
+  stop.type = "button";
+  stop.title = "Cancel the run";
+  stop.hidden = true;
+  stop.addEventListener("click", () => {
+    stop.disabled = true;
+    model.send({ type: "stop" });
+  });
+  head.append(title, badge, meta, reason, stop, dashboard);
+  const zoombar = el("div", "nf-zoombar");
   const bars = el("div", "nf-bars");
 
-  // -- graph
+  // -- graph: zoom bar over a viewport
   const graph = el("div", "nf-graph");
+  const zoomLevel = el("span", "nf-zoom-level", "100%");
+  const button = (label, tip, cls, fn) => {
+    const b = el("button", cls, label);
+    b.type = "button";
+    b.title = tip;
+    b.addEventListener("click", fn);
+    return b;
+  };
+  const zoomOut = button("−", "Zoom out (or Ctrl + wheel)", "nf-zoom-out", () => viewport.zoom(1 / 1.25));
+  const zoomIn = button("+", "Zoom in (or Ctrl + wheel)", "nf-zoom-in", () => viewport.zoom(1.25));
+  const fitButton = button("fit", "Fit the graph to the view", "nf-fit", () => viewport.fit());
+  const flip = button("", "Lay the graph out the other way", "nf-rankdir", () => {
+    model.set("rankdir", model.get("rankdir") === "TB" ? "LR" : "TB");
+    model.save_changes();
+  });
+  zoombar.append(zoomOut, zoomLevel, zoomIn, fitButton, flip);
+  head.appendChild(zoombar);
+  const viewport = makeViewport(graph, (vp) => {
+    zoomLevel.textContent = Math.round(vp.k * 100) + "%";
+    graph.dataset.zoom = vp.k.toFixed(3);
+  });
 
   // -- log and details
   const lower = el("div", "nf-lower");
@@ -118,12 +302,25 @@ function render({ model, el: host }) {
   // ---------------------------------------------------------------- graph
   function drawGraph() {
     const svg = model.get("svg");
+    flip.textContent = model.get("rankdir") === "TB" ? "↓ top-down" : "→ left-right";
     if (svg) {
-      graph.innerHTML = svg;
+      viewport.stage.innerHTML = svg;
+      graph.replaceChildren(viewport.stage);
+      zoombar.hidden = false;
       graph.classList.remove("nf-text");
+      graph.style.height = "";
+      const svgNode = viewport.stage.querySelector("svg");
+      if (svgNode) {
+        const [w, h] = svgSize(svgNode);
+        svgNode.setAttribute("width", w);
+        svgNode.setAttribute("height", h);
+        viewport.setContent(w, h);
+        fitWhenShown();
+      }
     } else {
       graph.replaceChildren(el("pre", "nf-text-graph", model.get("text_graph")));
       graph.classList.add("nf-text");
+      zoombar.hidden = true;
     }
     nodeEls = new Map();
     edgeEls = new Map();
@@ -195,6 +392,40 @@ function render({ model, el: host }) {
     tip.textContent = "ran on worker " + name;
   }
 
+  // Fit once the output has a width (a view drawn while hidden, e.g. in a collapsed cell, fits
+  // when it is first shown).
+  let sized = null;
+  function fitWhenShown() {
+    if (graph.clientWidth) {
+      viewport.fit();
+      return;
+    }
+    if (sized || typeof ResizeObserver === "undefined") return;
+    sized = new ResizeObserver(() => {
+      if (!graph.clientWidth) return;
+      sized.disconnect();
+      sized = null;
+      viewport.fit();
+    });
+    sized.observe(graph);
+  }
+
+  // keep the running nodes in sight (stage coordinates: the svg's own px)
+  function followRunning() {
+    const running = [...nodeEls.entries()].filter(([id]) => appliedStates[id] === "running");
+    if (!running.length || !viewport.stage.firstElementChild) return;
+    const stageBox = viewport.stage.getBoundingClientRect();
+    const k = viewport.k || 1;
+    let box = null;
+    for (const [, g] of running) {
+      const r = g.getBoundingClientRect();
+      if (!r.width) continue;
+      const b = [(r.left - stageBox.left) / k, (r.top - stageBox.top) / k, (r.right - stageBox.left) / k, (r.bottom - stageBox.top) / k];
+      box = box ? [Math.min(box[0], b[0]), Math.min(box[1], b[1]), Math.max(box[2], b[2]), Math.max(box[3], b[3])] : b;
+    }
+    if (box) viewport.follow(box);
+  }
+
   function applyStates() {
     const states = model.get("states") || {};
     const counts = model.get("counts") || {};
@@ -209,6 +440,7 @@ function render({ model, el: host }) {
       setBadge(g, counts[id] || 0);
       setWorker(g, workers[id] || "");
     }
+    followRunning();
   }
 
   function applyEdges() {
@@ -229,6 +461,9 @@ function render({ model, el: host }) {
     }
     badge.textContent = state;
     badge.className = "nf-badge nf-run-" + state;
+    reason.textContent = st.reason ? "— " + st.reason : "";
+    stop.hidden = !(st.can_stop && model.get("stop_button"));
+    if (stop.hidden) stop.disabled = false;
     statusAt = performance.now();
     drawMeta();
     if (state === "running" && !timer) timer = setInterval(drawMeta, 100);
@@ -357,7 +592,7 @@ function render({ model, el: host }) {
     const state = data.state || "idle";
     const headRow = el("div", "nf-details-title");
     headRow.append(el("span", null, data.label), el("span", "nf-pill nf-pill-" + state, state));
-    const rows = [headRow, el("div", "nf-muted nf-details-id", data.id)];
+    const rows = [headRow, breakable(el("div", "nf-muted nf-details-id"), data.id)];
     if (data.handlers) rows.push(field("handlers", data.handlers.join(", ")));
     if (!data.runs) {
       rows.push(el("div", "nf-muted", "Has not run in this run."));
@@ -413,6 +648,7 @@ function render({ model, el: host }) {
   }
   const handlers = [
     ["change:svg", drawGraph],
+    ["change:rankdir", () => (flip.textContent = model.get("rankdir") === "TB" ? "↓ top-down" : "→ left-right")],
     ["change:text_graph", drawGraph],
     ["change:states", onStates],
     ["change:counts", applyStates],
@@ -437,6 +673,7 @@ function render({ model, el: host }) {
   return () => {
     for (const [name, fn] of handlers) model.off(name, fn);
     if (timer) clearInterval(timer);
+    if (sized) sized.disconnect();
   };
 }
 
