@@ -106,11 +106,11 @@ def _user_namespace() -> dict[str, Any]:
 def _bound_view(session: DebugSession) -> FlowView:
     """A live view of the session's run only (never of the flow's later runs)."""
     if session.feed is not None:
-        return FlowView(session.feed)
+        return FlowView(session.feed, stop_button=False)  # the panel has its own Stop
     # A WorkflowManager's run is made when its task starts: draw the graph now, attach the run
     # when it appears, and leave whichever view followed the manager following it.
     before = follower_of(session.source)
-    view = FlowView(session.source)
+    view = FlowView(session.source, stop_button=False)
     unfollow(session.source, view)
     if before is not None:
         follow(session.source, before)

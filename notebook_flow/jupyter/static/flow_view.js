@@ -482,7 +482,7 @@ function render({ model, el: host }) {
     let elapsed = st.elapsed || 0;
     if (st.state === "running") elapsed += (performance.now() - statusAt) / 1000;
     const parts = [
-      "run " + st.run_id,
+      st.run || "run " + st.run_id,
       fmtSeconds(elapsed),
       st.steps_done + " step" + (st.steps_done === 1 ? "" : "s") + " done",
     ];
