@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from .harness import Case
-from .tables import EVERY_IMPLEMENTATION, PER_EVENT_US, Ratio, Row, Table
+from .tables import EVERY_IMPLEMENTATION, PER_EVENT_US, TRACE_OFF, Ratio, Row, Table
 
 UNFIT: dict[str, str] = {}
 
@@ -84,18 +84,28 @@ def prepare(impl: str, n: int, trace: bool = True) -> Case:
         return _drive_style(impl, n, trace)
     if impl in ("notebook_flow_process", "microflow"):
         return _microflow_style(impl, n)
+    if impl == "langgraph":
+        from . import peer_langgraph
+
+        return peer_langgraph.retrigger(n)
+    if impl == "llamaindex":
+        from . import peer_llamaindex
+
+        return peer_llamaindex.retrigger(n)
     return _floor(n)
 
 
-COLUMNS = EVERY_IMPLEMENTATION
+COLUMNS = (*EVERY_IMPLEMENTATION[:1], TRACE_OFF, *EVERY_IMPLEMENTATION[1:])
 
 
-def table(tiny: bool) -> Table:
-    sizes = (10,) if tiny else (10_000,)
+def table(scale: str) -> Table:
+    sizes = (10,) if scale == "tiny" else (10_000,)
     return Table(
         key="W3",
         title="W3 one step re-triggering itself",
-        what="µs per re-trigger (trace on, the default); lower is better.",
+        what=(
+            "µs per re-trigger (trace on, the default, except `nf trace off`); lower is better."
+        ),
         columns=COLUMNS,
         rows=tuple(Row(f"N = {n:,}", "retrigger", n, PER_EVENT_US) for n in sizes),
         ratios=(
@@ -103,5 +113,7 @@ def table(tiny: bool) -> Table:
             Ratio("nf faster than drive-flow", "notebook_flow", "drive-flow"),
             Ratio("nf faster than microflow", "notebook_flow", "microflow"),
             Ratio("nf process faster than microflow", "nf process", "microflow"),
+            Ratio("nf faster than LangGraph", "notebook_flow", "LangGraph"),
+            Ratio("nf faster than LlamaIndex", "notebook_flow", "LlamaIndex"),
         ),
     )

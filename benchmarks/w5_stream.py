@@ -105,14 +105,22 @@ def prepare(impl: str, n: int, trace: bool = True, view: bool = False) -> Case:
         return _flow_run(n, trace, view)
     if impl in ("notebook_flow_process", "microflow"):
         return _process(impl, n)
+    if impl == "langgraph":
+        from . import peer_langgraph
+
+        return peer_langgraph.stream(n)
+    if impl == "llamaindex":
+        from . import peer_llamaindex
+
+        return peer_llamaindex.stream(n)
     return _floor(n)
 
 
 COLUMNS = EVERY_IMPLEMENTATION
 
 
-def table(tiny: bool) -> Table:
-    sizes = (100,) if tiny else (100_000,)
+def table(scale: str) -> Table:
+    sizes = (100,) if scale == "tiny" else (100_000,)
     return Table(
         key="W5",
         title="W5 one step streaming progress to the caller",
@@ -126,5 +134,7 @@ def table(tiny: bool) -> Table:
             Ratio("nf ÷ floor", "notebook_flow", "asyncio floor", "raw"),
             Ratio("nf better than microflow", "notebook_flow", "microflow"),
             Ratio("nf process better than microflow", "nf process", "microflow"),
+            Ratio("nf better than LangGraph", "notebook_flow", "LangGraph"),
+            Ratio("nf better than LlamaIndex", "notebook_flow", "LlamaIndex"),
         ),
     )
