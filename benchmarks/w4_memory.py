@@ -21,7 +21,9 @@ from .tables import (
     Table,
 )
 
-COLUMNS = EVERY_IMPLEMENTATION  # the shape's UNFIT blanks what is n/a
+#: notebook_flow, the seeds and the floor (the shape's UNFIT blanks what is n/a); the peers'
+#: memory is not a goal, and their imports (LangGraph's ~50 MB) would dwarf the runs' own
+COLUMNS = tuple(c for c in EVERY_IMPLEMENTATION if c.impl not in ("langgraph", "llamaindex"))
 
 
 def table(scale: str) -> Table:
