@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import styles
 from .harness import Case
 from .tables import EVERY_IMPLEMENTATION, PER_EVENT_US, TRACE_OFF, Ratio, Row, Table
 
@@ -13,13 +14,8 @@ UNFIT: dict[str, str] = {}
 
 
 def _drive_style(impl: str, n: int, trace: bool) -> Case:
-    if impl == "notebook_flow":
-        from notebook_flow import Flow as Engine
-        from notebook_flow import goto_events
-    else:
-        from drive_flow import EventEngineCls as Engine
-        from drive_flow.dynamic import goto_events
-    flow = Engine("w3_retrigger")
+    flow = styles.drive_engine(impl)("w3_retrigger")
+    goto_events = styles.goto_events(impl)
 
     @flow.make_event
     async def tick(event: Any, ctx: dict[str, int]) -> Any:
@@ -40,11 +36,9 @@ def _drive_style(impl: str, n: int, trace: bool) -> Case:
 
 
 def _microflow_style(impl: str, n: int) -> Case:
-    if impl == "notebook_flow_process":
-        from notebook_flow import WorkflowEvent, WorkflowManager
-    else:
-        from microflow import WorkflowEvent, WorkflowManager
-    manager = WorkflowManager()
+    names = styles.pipeline_names(impl)
+    WorkflowEvent = names.WorkflowEvent
+    manager = names.WorkflowManager()
 
     async def tick(event: Any, ctx: Any) -> Any:
         count = event.data["n"] + 1
@@ -53,7 +47,7 @@ def _microflow_style(impl: str, n: int) -> Case:
     manager.register("tick", tick)
 
     async def run() -> Any:
-        last = None
+        last: Any = None
         async for event in manager.process(WorkflowEvent("tick", data={"n": 0})):
             last = event
         return last.data["n"] if last is not None and last.name == "done" else last

@@ -14,11 +14,11 @@ another, which costs them nothing here since no step waits.
 from __future__ import annotations
 
 import asyncio
-import importlib
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from . import styles
 from .harness import Case
 from .tables import EVERY_IMPLEMENTATION, Metric, Ratio, Row, Table
 
@@ -79,14 +79,7 @@ class RunsWorkload:
 
 
 def _drive_style(impl: str, workload: RunsWorkload, trace: bool) -> Case:
-    from notebook_flow import Flow
-
-    engine_class: type[Flow] = Flow
-    if impl == "drive_flow":  # imported only when measured: W4 weighs the whole process
-        from drive_flow import EventEngineCls  # type: ignore[import-untyped]
-
-        engine_class = EventEngineCls
-    flow = engine_class("w7_runs")
+    flow = styles.drive_engine(impl)("w7_runs")
 
     @flow.make_event
     async def root(event: Any, ctx: Any) -> int:
@@ -120,9 +113,7 @@ def _drive_style(impl: str, workload: RunsWorkload, trace: bool) -> Case:
 
 
 def _microflow_style(impl: str, workload: RunsWorkload) -> Case:
-    names: Any = importlib.import_module(
-        "notebook_flow" if impl == "notebook_flow_process" else "microflow"
-    )
+    names = styles.pipeline_names(impl)
     WorkflowEvent = names.WorkflowEvent
     manager = names.WorkflowManager()
 
