@@ -14,6 +14,7 @@ import json
 import statistics
 import sys
 import textwrap
+from typing import Any
 
 SETUP = """
 import asyncio, time
@@ -55,7 +56,9 @@ async def bench(repeat):
 """
 
 
-def report(times: dict, flushes: list, events: int, messages: int | None) -> None:
+def report(
+    times: dict[Any, list[float]], flushes: list[int], events: int, messages: int | None
+) -> None:
     off_runs = times["False"] if "False" in times else times[False]
     on_runs = times["True"] if "True" in times else times[True]
     off, on = statistics.median(off_runs), statistics.median(on_runs)
@@ -71,7 +74,7 @@ def report(times: dict, flushes: list, events: int, messages: int | None) -> Non
 def inline(events: int, repeat: int, interval: float) -> None:
     import asyncio
 
-    namespace: dict = {}
+    namespace: dict[str, Any] = {}
     exec(SETUP.format(events=events, interval=interval), namespace)
     times, flushes = asyncio.run(namespace["bench"](repeat))
     report(times, flushes, events, None)

@@ -15,6 +15,7 @@ import asyncio
 import os
 import statistics
 import time
+from typing import Any
 
 from notebook_flow import Flow
 
@@ -36,25 +37,25 @@ def count_primes(lo: int, hi: int) -> int:
     return sum(1 for n in range(lo, hi) if is_prime(n))
 
 
-def fan_out(steps: int, numbers: int, executor) -> tuple[Flow, object]:
+def fan_out(steps: int, numbers: int, executor: Any) -> tuple[Flow, tuple[Any, Any]]:
     """start -> ``steps`` counting steps (on ``executor``, None = the thread pool) -> total."""
     flow = Flow("dask_fanout")
 
     @flow.make_event
-    async def start(event, ctx):
+    async def start(event: Any, ctx: Any) -> Any:
         return event
 
     parts = []
     for i in range(steps):
         lo = 1_000_000 + i * numbers
 
-        async def bounds(event, ctx, lo=lo):
+        async def bounds(event: Any, ctx: Any, lo: int = lo) -> tuple[int, int]:
             return (lo, lo + numbers)
 
         bounds.__qualname__ = f"bounds{i}"
         source = flow.listen_group([start])(bounds)
 
-        def count(event, ctx):
+        def count(event: Any, ctx: Any) -> int:
             ((lo, hi),) = event.results.values()
             return count_primes(lo, hi)
 
@@ -62,15 +63,16 @@ def fan_out(steps: int, numbers: int, executor) -> tuple[Flow, object]:
         parts.append(flow.listen_group([source], executor=executor)(count))
 
     @flow.listen_group(parts)
-    async def total(event, ctx):
+    async def total(event: Any, ctx: Any) -> int:
         return sum(event.results.values())
 
     return flow, (start, total)
 
 
-async def timed(flow: Flow, ends, repeat: int) -> tuple[list[float], int]:
+async def timed(flow: Flow, ends: tuple[Any, Any], repeat: int) -> tuple[list[float], int]:
     start, total = ends
-    walls, answer = [], 0
+    walls: list[float] = []
+    answer = 0
     for _ in range(repeat):
         t0 = time.perf_counter()
         results = await flow.invoke_event(start, "go")

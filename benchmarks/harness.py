@@ -34,6 +34,7 @@ SHAPES = {
     "fanout": "benchmarks.w2_fanout",
     "retrigger": "benchmarks.w3_retrigger",
     "stream": "benchmarks.w5_stream",
+    "runs": "benchmarks.w7_runs",
 }
 
 

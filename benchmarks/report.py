@@ -10,6 +10,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from .goals import GoalResult
+from .goals import markdown as goals_markdown
 from .harness import REPO
 from .tables import Cell, Metric, TableResult, ratio
 from .targets import Verdict
@@ -66,7 +68,11 @@ def machine() -> dict[str, Any]:
         "implementation": platform.python_implementation(),
         "os": f"{platform.system()} {platform.release()}",
         "git": _git_commit(),
-        "versions": {d: _version(d) for d in ("notebook_flow", "drive-flow", "microflow")},
+        "versions": {
+            d: _version(d)
+            for d in ("notebook_flow", "drive-flow", "microflow", "langgraph",
+                      "llama-index-workflows")
+        },
     }
 
 
@@ -151,7 +157,10 @@ def targets_markdown(verdicts: list[Verdict]) -> str:
     return "\n".join(lines)
 
 
-def to_markdown(meta: dict[str, Any], results: list[TableResult], verdicts: list[Verdict]) -> str:
+def to_markdown(
+    meta: dict[str, Any], results: list[TableResult], verdicts: list[Verdict],
+    judged: list[GoalResult],
+) -> str:
     versions = ", ".join(f"{k} {v}" for k, v in meta["versions"].items())
     load = meta.get("load_average_start"), meta.get("load_average_end")
     parts = [
@@ -165,12 +174,15 @@ def to_markdown(meta: dict[str, Any], results: list[TableResult], verdicts: list
         f"and ± half the min-max range · a measurement is "
         f"stopped after {meta['limit']:g} s · load average (1 min) at start/end: "
         f"{_load(load[0])} / {_load(load[1])} · total {meta['seconds']:.0f} s"
-        + (" · **tiny sizes (smoke run): figures are not meaningful**" if meta["tiny"] else ""),
+        + (" · **tiny sizes (smoke run): figures are not meaningful**" if meta["tiny"] else "")
+        + (" · **quick: only the cells the goals read**" if meta["scale"] == "quick" else ""),
         "",
-        "#### Targets (issue 6)",
+        "#### Goals (issues 11 and 12; each a ratio of two cells of this run)",
         "",
-        targets_markdown(verdicts),
+        goals_markdown(judged),
     ]
+    if verdicts:
+        parts += ["", "#### Targets (issue 6)", "", targets_markdown(verdicts)]
     for result in results:
         parts += ["", table_markdown(result)]
     return "\n".join(parts) + "\n"
@@ -181,7 +193,8 @@ def _load(value: Any) -> str:
 
 
 def to_json(
-    meta: dict[str, Any], results: list[TableResult], verdicts: list[Verdict]
+    meta: dict[str, Any], results: list[TableResult], verdicts: list[Verdict],
+    judged: list[GoalResult],
 ) -> dict[str, Any]:
     tables = []
     for result in results:
@@ -209,6 +222,11 @@ def to_json(
         })
     return {
         "meta": meta,
+        "goals": [
+            {"issue": j.goal.issue, "figure": j.goal.what, "goal": j.goal.wording(),
+             "value": j.value, "met": j.met}
+            for j in judged
+        ],
         "targets": [{"target": v.target, "figure": v.figure, "met": v.met} for v in verdicts],
         "tables": tables,
     }

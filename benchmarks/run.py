@@ -7,8 +7,10 @@ alike. A measurement that passes ``--limit`` seconds is stopped and shown as "sk
 exit status 1. Results go to ``<out>/latest.md`` and ``<out>/latest.json``; the markdown is also
 printed.
 
-``--tiny`` (alias ``--quick``) is the CI smoke run: tiny sizes, one repeat, every answer checked,
-figures meaningless.
+``--tiny`` is the CI smoke run: tiny sizes, one repeat, every answer checked, figures
+meaningless. ``--quick`` measures only the cells the goals of issues 11 and 12 read (goals.py), at
+the sizes they name, 3 repeats: the goals table in a few minutes, e.g. after an engine change.
+Without either, every table at every size, 5 repeats (``make bench``).
 """
 
 from __future__ import annotations
@@ -20,26 +22,43 @@ import shlex
 import statistics
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from . import report, targets, w1_chain, w2_fanout, w3_retrigger, w4_memory, w5_stream, w6_observed
+from . import (
+    goals,
+    report,
+    targets,
+    w1_chain,
+    w2_fanout,
+    w3_retrigger,
+    w4_memory,
+    w5_stream,
+    w6_observed,
+    w7_runs,
+)
 from .harness import REPO, Outcome, Spec, run_fresh, shape_module
-from .tables import Cell, TableResult
+from .tables import Cell, Table, TableResult
 
 WORKLOADS = {
     "W1": w1_chain, "W2": w2_fanout, "W3": w3_retrigger,
-    "W4": w4_memory, "W5": w5_stream, "W6": w6_observed,
+    "W4": w4_memory, "W5": w5_stream, "W6": w6_observed, "W7": w7_runs,
 }
+DEFAULT_REPEATS = {"tiny": 1, "quick": 3, "full": 5}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--tiny", "--quick", action="store_true", dest="tiny",
-                        help="CI smoke run: tiny sizes, 1 repeat, answers checked")
+    scale = parser.add_mutually_exclusive_group()
+    scale.add_argument("--tiny", action="store_const", const="tiny", dest="scale",
+                       help="CI smoke run: tiny sizes, 1 repeat, answers checked")
+    scale.add_argument("--quick", action="store_const", const="quick", dest="scale",
+                       help="only the cells the goals read, at their sizes, 3 repeats")
+    parser.set_defaults(scale="full")
     parser.add_argument("--repeat", type=int, default=None,
-                        help="measurements per cell (default 5; 1 with --tiny)")
+                        help="measurements per cell (default 5; 3 with --quick, 1 with --tiny)")
     parser.add_argument("--memory-repeat", type=int, default=3,
                         help="measurements per W4 cell (memory varies little; default 3, "
                              "at most --repeat)")
@@ -53,8 +72,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="folder for latest.md / latest.json")
     args = parser.parse_args(argv)
     if args.repeat is None:
-        args.repeat = 1 if args.tiny else 5
+        args.repeat = DEFAULT_REPEATS[args.scale]
+    if args.repeat < 1:
+        parser.error(f"--repeat must be at least 1, got {args.repeat}")
     return args
+
+
+def goal_rows_only(table: Table) -> Table | None:
+    """``table`` cut to the rows some goal reads (None when no goal reads it): for --quick."""
+    wanted = {row for key, row, _ in goals.needed_cells() if key == table.key}
+    rows = tuple(row for row in table.rows if row.label in wanted)
+    return replace(table, rows=rows) if rows else None
 
 
 class Measurements:
@@ -154,7 +182,10 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         _log(f"unknown workload(s) {unknown}; choose from {list(WORKLOADS)}")
         return 2
-    tables = [WORKLOADS[key].table(args.tiny) for key in chosen]
+    tables = [WORKLOADS[key].table(args.scale) for key in chosen]
+    if args.scale == "quick":
+        tables = [t for t in map(goal_rows_only, tables) if t is not None]
+    needed = goals.needed_cells()
     impls = {i.strip() for i in args.impl.split(",") if i.strip()}
 
     measurements = Measurements(args.limit)
@@ -167,6 +198,10 @@ def main(argv: list[str] | None = None) -> int:
                 reason = row.unfit(column)
                 if reason is None and impls and column.impl not in impls:
                     reason = "not run: --impl"
+                if reason is None and args.scale == "quick" and (
+                    table.key, row.label, column.label
+                ) not in needed:
+                    reason = "not run: --quick measures what the goals read"
                 if reason is not None:
                     notes[(table.key, row.label, column.label)] = reason
                     continue
@@ -180,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
         command="python -m benchmarks.run"
         + "".join(f" {shlex.quote(a)}" for a in (argv or sys.argv[1:])),
         repeats=args.repeat, memory_repeats=memory_repeats,
-        limit=args.limit, tiny=args.tiny,
+        limit=args.limit, scale=args.scale, tiny=args.scale == "tiny",
         load_average_start=report.load_average(),
     )
     _log(f"{len(measurements.samples)} distinct measurements × {args.repeat} repeat(s)")
@@ -201,12 +236,14 @@ def main(argv: list[str] | None = None) -> int:
                         spec, row.metric.value, repeats
                     )
         results.append(result)
-    verdicts = targets.evaluate({r.table.key: r for r in results})
+    by_key = {r.table.key: r for r in results}
+    verdicts = [] if args.scale == "quick" else targets.evaluate(by_key)
+    judged = goals.evaluate(by_key)
     meta.update(load_average_end=report.load_average(), seconds=time.perf_counter() - started)
-    markdown = report.to_markdown(meta, results, verdicts)
+    markdown = report.to_markdown(meta, results, verdicts, judged)
     (args.out / "latest.md").write_text(markdown)
     (args.out / "latest.json").write_text(
-        json.dumps(report.to_json(meta, results, verdicts), indent=1, default=str)
+        json.dumps(report.to_json(meta, results, verdicts, judged), indent=1, default=str)
     )
     print(markdown)
     _log(f"wrote {args.out / 'latest.md'} and latest.json in {meta['seconds']:.0f} s")

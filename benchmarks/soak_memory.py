@@ -25,6 +25,7 @@ import os
 import sys
 import time
 import tracemalloc
+from typing import Any
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
@@ -59,11 +60,11 @@ class Sampler:
         self.rows.append((steps, now, peak, rss_mib()))
 
 
-def chain_flow(total: int, sampler: Sampler) -> tuple[Flow, object]:
+def chain_flow(total: int, sampler: Sampler) -> tuple[Flow, Any]:
     flow = Flow("soak-chain", max_steps=None)
 
     @flow.make_event
-    async def tick(event, ctx):
+    async def tick(event: Any, ctx: dict[str, Any]) -> Any:
         ctx["n"] += 1
         n = ctx["n"]
         if n % 10 == 0:
@@ -74,18 +75,18 @@ def chain_flow(total: int, sampler: Sampler) -> tuple[Flow, object]:
     return flow, tick
 
 
-def fan_out_flow(total: int, sampler: Sampler) -> tuple[Flow, object]:
+def fan_out_flow(total: int, sampler: Sampler) -> tuple[Flow, Any]:
     flow = Flow("soak-fan-out", max_steps=None)
     rounds = total // 6  # start + 4 workers + join
 
     @flow.make_event
-    async def start(event, ctx):
+    async def start(event: Any, ctx: dict[str, Any]) -> Any:
         ctx["round"] += 1
         ctx["flaky"] = ctx["round"] % 20 == 0
         return ctx["round"]
 
-    def worker(i: int):
-        async def work(event, ctx):
+    def worker(i: int) -> Any:
+        async def work(event: Any, ctx: dict[str, Any]) -> Any:
             await asyncio.sleep(0)
             if i == 0 and ctx.pop("flaky", False):
                 raise ConnectionError("flaky API")  # retried once, then fine
@@ -98,7 +99,7 @@ def fan_out_flow(total: int, sampler: Sampler) -> tuple[Flow, object]:
     workers = [worker(i) for i in range(4)]
 
     @flow.listen_group(workers)
-    async def join(event, ctx):
+    async def join(event: Any, ctx: dict[str, Any]) -> Any:
         ctx["steps"] += 2  # start and join
         progress("round", f"round {ctx['round']} joined", ctx["round"] / rounds)
         sampler.tick(ctx["steps"])
@@ -107,7 +108,7 @@ def fan_out_flow(total: int, sampler: Sampler) -> tuple[Flow, object]:
     return flow, start
 
 
-async def soak(name: str, total: int, sampler: Sampler) -> dict:
+async def soak(name: str, total: int, sampler: Sampler) -> dict[str, Any]:
     make = chain_flow if name == "chain" else fan_out_flow
     flow, root = make(total, sampler)
     ctx = {"n": 0, "round": 0, "steps": 0}
@@ -115,19 +116,20 @@ async def soak(name: str, total: int, sampler: Sampler) -> dict:
     began = time.perf_counter()
     await handle
     elapsed = time.perf_counter() - began
-    trace = handle.trace
+    trace, log = handle.trace, handle.feed.log
+    assert trace is not None and log is not None, "the soak runs keep the default trace"
     return {
         "steps": trace.counts["step_started"],
         "seconds": elapsed,
         "records": trace.total,
         "window": len(trace),
-        "log_total": handle.feed.log.total,
-        "log_window": len(handle.feed.log),
+        "log_total": log.total,
+        "log_window": len(log),
         "retried": trace.retried,
     }
 
 
-def report(name: str, info: dict, sampler: Sampler, tolerance: float) -> bool:
+def report(name: str, info: dict[str, Any], sampler: Sampler, tolerance: float) -> bool:
     print(f"\n== {name}: {info['steps']:,} steps in {info['seconds']:.1f} s "
           f"({info['seconds'] / info['steps'] * 1e6:.1f} us/step), {info['records']:,} records "
           f"(trace window {info['window']:,}), log {info['log_total']:,} lines "
@@ -139,11 +141,11 @@ def report(name: str, info: dict, sampler: Sampler, tolerance: float) -> bool:
     if not settled:
         print("too few samples to judge")
         return True
-    rss = [r[3] for r in settled]
-    print(f"after warm-up: RSS {min(rss):.1f}..{max(rss):.1f} MiB", end="")
+    rss_values = [r[3] for r in settled]
+    print(f"after warm-up: RSS {min(rss_values):.1f}..{max(rss_values):.1f} MiB", end="")
     if not sampler.traced:
         print()
-        return max(rss) - min(rss) < tolerance / 1024 * 4
+        return max(rss_values) - min(rss_values) < tolerance / 1024 * 4
     heap = [r[1] for r in settled]
     peaks = [r[2] for r in settled]
     spread = max(heap) - min(heap)

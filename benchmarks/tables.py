@@ -20,6 +20,8 @@ IMPL_NAMES = {
     "notebook_flow_process": "notebook_flow (WorkflowManager.process)",
     "drive_flow": "drive-flow 0.0.1",
     "microflow": "microflow 0.1.0",
+    "langgraph": "LangGraph 1.2.22",
+    "llamaindex": "LlamaIndex Workflows 2.26.1",
     "asyncio": "bare asyncio (floor)",
 }
 
@@ -44,14 +46,23 @@ class Column:
 
 
 #: The columns of a workload every implementation can run: notebook_flow (trace on), its
-#: microflow-style front-end, the two peers and the bare-asyncio floor.
+#: microflow-style front-end, the two seeds, the two peers and the bare-asyncio floor.
 EVERY_IMPLEMENTATION = (
     Column("notebook_flow", "notebook_flow", options(trace=True)),
     Column("nf process", "notebook_flow_process"),
     Column("drive-flow", "drive_flow"),
     Column("microflow", "microflow"),
+    Column("LangGraph", "langgraph"),
+    Column("LlamaIndex", "llamaindex"),
     Column("asyncio floor", "asyncio"),
 )
+
+#: notebook_flow with the trace off: the column the "at or below microflow" goals compare.
+TRACE_OFF = Column("nf trace off", "notebook_flow", options(trace=False))
+
+#: How much a run measures: "tiny" (the smoke test: every answer, no meaningful figure),
+#: "quick" (the sizes the goals name) or "full".
+SCALES = ("tiny", "quick", "full")
 
 
 @dataclass(frozen=True)
@@ -66,7 +77,7 @@ class Row:
 
     def unfit(self, column: Column) -> str | None:
         """Why this cell is not measured (outside the implementation's model, or unavailable)."""
-        reason = shape_module(self.shape).UNFIT.get(column.impl)
+        reason: str | None = shape_module(self.shape).UNFIT.get(column.impl)
         if reason is None:
             reason = peer_missing(column.impl)
         if reason is None and column.unavailable is not None:
@@ -74,7 +85,10 @@ class Row:
         return reason
 
 
-_PEER_MODULES = {"drive_flow": "drive_flow", "microflow": "microflow"}
+_PEER_MODULES = {
+    "drive_flow": "drive_flow", "microflow": "microflow", "langgraph": "langgraph",
+    "llamaindex": "workflows",
+}
 
 
 def peer_missing(impl: str) -> str | None:

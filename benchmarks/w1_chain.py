@@ -11,7 +11,7 @@ from typing import Any
 
 from . import live_view
 from .harness import Case, import_static_module, write_static_module
-from .tables import EVERY_IMPLEMENTATION, PER_EVENT_US, Ratio, Row, Table
+from .tables import EVERY_IMPLEMENTATION, PER_EVENT_US, TRACE_OFF, Ratio, Row, Table
 
 UNFIT: dict[str, str] = {}
 
@@ -61,10 +61,23 @@ def source(impl: str, n: int) -> str:
 
 
 def generate(impl: str, n: int) -> None:
-    write_static_module(module_name(impl, n), source(impl, n))
+    if impl == "llamaindex":
+        from . import peer_llamaindex
+
+        peer_llamaindex.generate_chain(n)
+    elif impl != "langgraph":  # LangGraph nodes are added in a loop: one function, N names
+        write_static_module(module_name(impl, n), source(impl, n))
 
 
 def prepare(impl: str, n: int, trace: bool = True, view: bool = False) -> Case:
+    if impl == "langgraph":
+        from . import peer_langgraph
+
+        return peer_langgraph.chain(n)
+    if impl == "llamaindex":
+        from . import peer_llamaindex
+
+        return peer_llamaindex.chain(n)
     module, define_seconds = import_static_module(module_name(impl, n))
     widget, view_seconds = None, 0.0
 
@@ -106,15 +119,18 @@ def prepare(impl: str, n: int, trace: bool = True, view: bool = False) -> Case:
     )
 
 
-COLUMNS = EVERY_IMPLEMENTATION
+COLUMNS = (*EVERY_IMPLEMENTATION[:1], TRACE_OFF, *EVERY_IMPLEMENTATION[1:])
 
 
-def table(tiny: bool) -> Table:
-    sizes = (10,) if tiny else (1_000, 10_000)
+def table(scale: str) -> Table:
+    sizes = (10,) if scale == "tiny" else (1_000, 10_000)
     return Table(
         key="W1",
         title="W1 linear chain (static, +1 per step)",
-        what="µs per step for the whole run (trace on, the default); lower is better.",
+        what=(
+            "µs per step for the whole run (trace on, the default, except `nf trace off`); "
+            "lower is better."
+        ),
         columns=COLUMNS,
         rows=tuple(Row(f"N = {n:,}", "chain", n, PER_EVENT_US) for n in sizes),
         ratios=(
@@ -122,6 +138,8 @@ def table(tiny: bool) -> Table:
             Ratio("nf faster than drive-flow", "notebook_flow", "drive-flow"),
             Ratio("nf faster than microflow", "notebook_flow", "microflow"),
             Ratio("nf process faster than microflow", "nf process", "microflow"),
+            Ratio("nf faster than LangGraph", "notebook_flow", "LangGraph"),
+            Ratio("nf faster than LlamaIndex", "notebook_flow", "LlamaIndex"),
         ),
         setup=(("define_seconds", "Declaring the steps (importing the generated module)"),),
     )

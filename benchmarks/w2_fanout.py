@@ -61,10 +61,20 @@ def source(impl: str, n: int) -> str:
 
 
 def generate(impl: str, n: int) -> None:
+    if impl in ("langgraph", "llamaindex"):
+        return  # one work step, given N items at run time (the peers' own fan-out pattern)
     write_static_module(module_name(impl, n), source(impl, n))
 
 
 def prepare(impl: str, n: int, trace: bool = True) -> Case:
+    if impl == "langgraph":
+        from . import peer_langgraph
+
+        return peer_langgraph.fanout(n, SLEEP)
+    if impl == "llamaindex":
+        from . import peer_llamaindex
+
+        return peer_llamaindex.fanout(n, SLEEP)
     module, define_seconds = import_static_module(module_name(impl, n))
     if impl == "notebook_flow":
 
@@ -92,8 +102,8 @@ def prepare(impl: str, n: int, trace: bool = True) -> Case:
 COLUMNS = EVERY_IMPLEMENTATION
 
 
-def table(tiny: bool) -> Table:
-    sizes = (3,) if tiny else (10, 100, 1_000, 10_000)
+def table(scale: str) -> Table:
+    sizes = (3,) if scale == "tiny" else (10, 100, 1_000, 10_000)
     return Table(
         key="W2",
         title="W2 fan-out/fan-in (N parallel 50 ms steps, one join)",
@@ -103,5 +113,7 @@ def table(tiny: bool) -> Table:
         ratios=(
             Ratio("nf ÷ floor", "notebook_flow", "asyncio floor", "raw"),
             Ratio("nf better than drive-flow", "notebook_flow", "drive-flow"),
+            Ratio("nf better than LangGraph", "notebook_flow", "LangGraph"),
+            Ratio("nf better than LlamaIndex", "notebook_flow", "LlamaIndex"),
         ),
     )

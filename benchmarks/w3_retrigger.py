@@ -6,20 +6,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import styles
 from .harness import Case
-from .tables import EVERY_IMPLEMENTATION, PER_EVENT_US, Ratio, Row, Table
+from .tables import EVERY_IMPLEMENTATION, PER_EVENT_US, TRACE_OFF, Ratio, Row, Table
 
 UNFIT: dict[str, str] = {}
 
 
 def _drive_style(impl: str, n: int, trace: bool) -> Case:
-    if impl == "notebook_flow":
-        from notebook_flow import Flow as Engine
-        from notebook_flow import goto_events
-    else:
-        from drive_flow import EventEngineCls as Engine
-        from drive_flow.dynamic import goto_events
-    flow = Engine("w3_retrigger")
+    flow = styles.drive_engine(impl)("w3_retrigger")
+    goto_events = styles.goto_events(impl)
 
     @flow.make_event
     async def tick(event: Any, ctx: dict[str, int]) -> Any:
@@ -40,11 +36,9 @@ def _drive_style(impl: str, n: int, trace: bool) -> Case:
 
 
 def _microflow_style(impl: str, n: int) -> Case:
-    if impl == "notebook_flow_process":
-        from notebook_flow import WorkflowEvent, WorkflowManager
-    else:
-        from microflow import WorkflowEvent, WorkflowManager
-    manager = WorkflowManager()
+    names = styles.pipeline_names(impl)
+    WorkflowEvent = names.WorkflowEvent
+    manager = names.WorkflowManager()
 
     async def tick(event: Any, ctx: Any) -> Any:
         count = event.data["n"] + 1
@@ -53,7 +47,7 @@ def _microflow_style(impl: str, n: int) -> Case:
     manager.register("tick", tick)
 
     async def run() -> Any:
-        last = None
+        last: Any = None
         async for event in manager.process(WorkflowEvent("tick", data={"n": 0})):
             last = event
         return last.data["n"] if last is not None and last.name == "done" else last
@@ -84,18 +78,28 @@ def prepare(impl: str, n: int, trace: bool = True) -> Case:
         return _drive_style(impl, n, trace)
     if impl in ("notebook_flow_process", "microflow"):
         return _microflow_style(impl, n)
+    if impl == "langgraph":
+        from . import peer_langgraph
+
+        return peer_langgraph.retrigger(n)
+    if impl == "llamaindex":
+        from . import peer_llamaindex
+
+        return peer_llamaindex.retrigger(n)
     return _floor(n)
 
 
-COLUMNS = EVERY_IMPLEMENTATION
+COLUMNS = (*EVERY_IMPLEMENTATION[:1], TRACE_OFF, *EVERY_IMPLEMENTATION[1:])
 
 
-def table(tiny: bool) -> Table:
-    sizes = (10,) if tiny else (10_000,)
+def table(scale: str) -> Table:
+    sizes = (10,) if scale == "tiny" else (10_000,)
     return Table(
         key="W3",
         title="W3 one step re-triggering itself",
-        what="µs per re-trigger (trace on, the default); lower is better.",
+        what=(
+            "µs per re-trigger (trace on, the default, except `nf trace off`); lower is better."
+        ),
         columns=COLUMNS,
         rows=tuple(Row(f"N = {n:,}", "retrigger", n, PER_EVENT_US) for n in sizes),
         ratios=(
@@ -103,5 +107,7 @@ def table(tiny: bool) -> Table:
             Ratio("nf faster than drive-flow", "notebook_flow", "drive-flow"),
             Ratio("nf faster than microflow", "notebook_flow", "microflow"),
             Ratio("nf process faster than microflow", "nf process", "microflow"),
+            Ratio("nf faster than LangGraph", "notebook_flow", "LangGraph"),
+            Ratio("nf faster than LlamaIndex", "notebook_flow", "LlamaIndex"),
         ),
     )

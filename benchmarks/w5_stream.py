@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from . import live_view
+from . import live_view, styles
 from .harness import Case
 from .tables import EVENTS_PER_SECOND, EVERY_IMPLEMENTATION, Ratio, Row, Table
 
@@ -22,6 +22,7 @@ UNFIT = {"drive_flow": "n/a: drive-flow events cannot stream (async generators a
 
 def _flow_run(n: int, trace: bool, view: bool) -> Case:
     from notebook_flow import Flow, WorkflowEvent
+    from notebook_flow.records import StepFinished
 
     flow = Flow("w5_stream")
 
@@ -39,7 +40,7 @@ def _flow_run(n: int, trace: bool, view: bool) -> Case:
             kind = record.kind
             if kind == "step_progress":
                 received += 1
-            elif kind == "step_finished":
+            elif kind == "step_finished" and isinstance(record, StepFinished):
                 result = record.result
         return received, result
 
@@ -47,11 +48,9 @@ def _flow_run(n: int, trace: bool, view: bool) -> Case:
 
 
 def _process(impl: str, n: int) -> Case:
-    if impl == "notebook_flow_process":
-        from notebook_flow import WorkflowEvent, WorkflowManager
-    else:
-        from microflow import WorkflowEvent, WorkflowManager
-    manager = WorkflowManager()
+    names = styles.pipeline_names(impl)
+    WorkflowEvent = names.WorkflowEvent
+    manager = names.WorkflowManager()
 
     async def stream(event: Any, ctx: Any) -> Any:
         for _ in range(n):
@@ -105,14 +104,22 @@ def prepare(impl: str, n: int, trace: bool = True, view: bool = False) -> Case:
         return _flow_run(n, trace, view)
     if impl in ("notebook_flow_process", "microflow"):
         return _process(impl, n)
+    if impl == "langgraph":
+        from . import peer_langgraph
+
+        return peer_langgraph.stream(n)
+    if impl == "llamaindex":
+        from . import peer_llamaindex
+
+        return peer_llamaindex.stream(n)
     return _floor(n)
 
 
 COLUMNS = EVERY_IMPLEMENTATION
 
 
-def table(tiny: bool) -> Table:
-    sizes = (100,) if tiny else (100_000,)
+def table(scale: str) -> Table:
+    sizes = (100,) if scale == "tiny" else (100_000,)
     return Table(
         key="W5",
         title="W5 one step streaming progress to the caller",
@@ -126,5 +133,7 @@ def table(tiny: bool) -> Table:
             Ratio("nf ÷ floor", "notebook_flow", "asyncio floor", "raw"),
             Ratio("nf better than microflow", "notebook_flow", "microflow"),
             Ratio("nf process better than microflow", "nf process", "microflow"),
+            Ratio("nf better than LangGraph", "notebook_flow", "LangGraph"),
+            Ratio("nf better than LlamaIndex", "notebook_flow", "LlamaIndex"),
         ),
     )

@@ -21,7 +21,8 @@ COLUMNS = (
 )
 
 
-def table(tiny: bool) -> Table:
+def table(scale: str) -> Table:
+    tiny = scale == "tiny"
     chain_sizes = (10,) if tiny else (1_000, 10_000)
     stream_size = 100 if tiny else 100_000
     rows = [Row(f"W1 chain N = {n:,}", "chain", n, PER_EVENT_US) for n in chain_sizes]
