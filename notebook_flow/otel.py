@@ -1,12 +1,12 @@
 """Runs as OpenTelemetry traces: a run is a span, each attempt of a step a child span.
 
 Install the extra (``pip install 'notebook_flow[otel]'``) and an exporter for your back end
-(Jaeger, Grafana Tempo, Langfuse, Phoenix ... all take OTLP), then either trace every run::
+(Jaeger, Grafana Tempo, Langfuse, Phoenix ... all take OTLP), then either trace every run:
 
     from notebook_flow import otel
     otel.instrument()                 # every run from now on; otel.uninstrument() stops it
 
-or one run::
+or one run:
 
     handle = flow.run(start)
     otel.trace_run(handle)
@@ -98,7 +98,7 @@ def _attr(name: str) -> str:
 class RunSpans:
     """The subscriber that turns the records of one run into spans.
 
-    Made by :func:`trace_run` and :func:`instrument`; call it with each record of the run.
+    Made by `trace_run` and `instrument`; call it with each record of the run.
     It keeps only the spans still open (at most the steps running at once), and nothing once
     the run has ended.
 
@@ -295,7 +295,7 @@ def _tracer(provider: TracerProvider | None) -> Tracer:
 def trace_run(
     run: _Subscribable, *, tracer_provider: TracerProvider | None = None, values: bool = False
 ) -> Callable[[], None]:
-    """Trace one run: subscribe to ``run`` (a :class:`~notebook_flow.RunHandle`) before it starts.
+    """Trace one run: subscribe to ``run`` (a `RunHandle`) before it starts.
 
     Args:
         run: the handle ``flow.run(...)`` returned (or a run's feed), not started yet.
@@ -329,7 +329,7 @@ def instrument(
         values: also record inputs, results and goto payloads as shortened reprs.
 
     Returns:
-        A function that stops it (the same as :func:`uninstrument`).
+        A function that stops it (the same as `uninstrument`).
     """
     global _stop_observing
     uninstrument()

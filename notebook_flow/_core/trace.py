@@ -288,7 +288,7 @@ class Trace:
     def __len__(self) -> int:
         return len(self.records)
 
-    #: The version of the format :meth:`to_dict` / :meth:`to_json` write; raised on any change
+    #: The version of the format `to_dict` / `to_json` write; raised on any change
     #: that is not a new optional key.
     SCHEMA_VERSION = 1
 
@@ -307,7 +307,7 @@ class Trace:
         - ``open_steps`` (object): step id (as a str) -> event id of the steps still running.
         - ``retried``, ``timeouts`` (int): failed attempts run again; attempts over their limit.
         - ``records`` (array, oldest first): one object per record with ``kind`` (e.g.
-          "run_started", "step_finished"; see :mod:`notebook_flow.records`), ``t`` (seconds
+          "run_started", "step_finished"; see `notebook_flow.records`), ``t`` (seconds
           since the run started) and the record's other fields by name. Numbers, strings,
           booleans and null stay as they are, tuples of strings become arrays, exceptions
           become ``{"type": ..., "message": ...}`` and any other value a shortened ``repr``
