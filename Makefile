@@ -65,7 +65,7 @@ lint: setup
 # The engine's unit tests (no kernel, browser, notebook or OTel) on each other Python version
 # the package supports (make test runs everything on the Python of .venv), each in its own venv
 # (.venv-3.X) with the package, its dask extra and pytest. A version that cannot be found
-# (python3.X on PATH, or under pyenv) is reported, not failed.
+# (under pyenv, or python3.X on PATH) is reported, not failed.
 MAIN_PYTHON := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 PYTHONS ?= $(filter-out $(MAIN_PYTHON),3.11 3.12 3.13)
 PYENV_ROOT ?= $(HOME)/.pyenv
@@ -75,8 +75,9 @@ ENGINE_TESTS := tests --ignore=tests/browser --ignore=tests/jupyter --ignore=tes
   --ignore=tests/test_otel.py --ignore=tests/test_install.py
 test-pythons:
 	@for v in $(PYTHONS); do \
-	  py=$$(command -v python$$v || ls -d $(PYENV_ROOT)/versions/$$v.*/bin/python$$v 2>/dev/null | tail -n 1); \
-	  if [ -z "$$py" ]; then echo "test-pythons: Python $$v not found, not tested"; continue; fi; \
+	  py=$$(ls -d $(PYENV_ROOT)/versions/$$v.*/bin/python$$v 2>/dev/null | tail -n 1); \
+	  [ -n "$$py" ] || py=$$(command -v python$$v); \
+	  if [ -z "$$py" ] || ! "$$py" -c pass 2>/dev/null; then echo "test-pythons: Python $$v not found, not tested"; continue; fi; \
 	  echo "test-pythons: Python $$v ($$py)"; \
 	  if [ ! -f .venv-$$v/.installed ] || [ pyproject.toml -nt .venv-$$v/.installed ]; then \
 	    $$py -m venv .venv-$$v && \

@@ -323,3 +323,32 @@ def test_spans_reach_a_real_otlp_http_receiver(monkeypatch):
     assert receiver.requests and set(receiver.content_types) == {"application/x-protobuf"}
     spans = [s for r in receiver.requests for s in from_otlp(r)]
     check_research_tree(spans)
+
+
+def square(event, ctx):
+    return event * event
+
+
+def test_a_step_on_a_dask_worker_names_the_worker(memory):
+    from notebook_flow.dask import DaskExecutor
+
+    provider, exporter = memory
+    flow = Flow("otel_dask")
+
+    async def main() -> tuple[Any, str]:
+        dask = DaskExecutor(n_workers=1, processes=False)  # in-process: quick to start
+        try:
+            step = flow.make_event(executor=dask)(square)
+            handle = flow.run(step, 7)
+            otel.trace_run(handle, tracer_provider=provider)
+            results = await handle
+            return results, dask.dashboard_link
+        finally:
+            await dask.close()
+
+    results, dashboard = asyncio.run(main())
+    assert list(results.values()) == [49]
+    (step,) = [s for s in from_sdk(exporter.get_finished_spans()) if s.parent_id is not None]
+    assert step.attributes["notebook_flow.executor"]
+    assert step.attributes["notebook_flow.worker"].startswith(("tcp://", "inproc://"))
+    assert step.attributes["notebook_flow.dashboard"] == dashboard
