@@ -48,7 +48,7 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
         "(and an exporter, e.g. opentelemetry-exporter-otlp-proto-http)"
     ) from error
 
-from . import RunFeed, __version__, observe_runs
+from . import EventTypeError, FlowRunError, RunFeed, __version__, observe_runs
 from .records import (
     RunCancelled,
     RunFailed,
@@ -205,7 +205,7 @@ class RunSpans:
             _attr("step_id"): step_id,
             _attr("attempt"): attempt,
         }
-        if self._values:
+        if self._values and attempt == 1:  # a retry runs on the same input
             attributes[_attr("input")] = _shorten.repr(value)
         self._steps[step_id] = self._tracer.start_span(
             event_id,
@@ -304,11 +304,22 @@ def trace_run(
 
     Returns:
         A function that stops tracing this run.
+
+    Raises:
+        EventTypeError: ``run`` is not a run handle.
+        FlowRunError: the run has already started (its first records would be missing).
     """
     if not callable(getattr(run, "subscribe", None)):
-        raise TypeError(
+        raise EventTypeError(
             f"trace_run takes a run handle (what flow.run(...) returns), got "
             f"{type(run).__name__}; write handle = flow.run(start); otel.trace_run(handle)"
+        )
+    status = getattr(run, "status", "created")
+    if status != "created":
+        raise FlowRunError(
+            f"trace_run needs a run that has not started, and this one is {status}: call it "
+            f"right after flow.run(...), before awaiting or starting the handle (or use "
+            f"otel.instrument() to trace every run)"
         )
     return run.subscribe(RunSpans(_tracer(tracer_provider), run, values=values))
 

@@ -27,7 +27,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
 )
 
 from notebook_flow import (
+    EventTypeError,
     Flow,
+    FlowRunError,
     Retry,
     StepFailures,
     WorkflowEvent,
@@ -260,9 +262,20 @@ def test_a_microflow_workflow_and_a_cancelled_run(memory):
     assert step.attributes["notebook_flow.input"] == "'the input'"
 
 
-def test_trace_run_refuses_what_is_not_a_run():
-    with pytest.raises(TypeError, match=r"trace_run takes a run handle .* got Flow"):
+def test_trace_run_refuses_what_is_not_a_run_and_a_run_already_going():
+    with pytest.raises(EventTypeError, match=r"trace_run takes a run handle .* got Flow"):
         otel.trace_run(Flow("not_a_run"))  # type: ignore[arg-type]
+    flow, plan = research_flow()
+
+    async def main() -> None:
+        handle = flow.run(plan, on_error="continue").start()
+        await asyncio.sleep(0)  # the run begins: its first records are out
+        with pytest.raises(FlowRunError, match="needs a run that has not started, and this one is running"):
+            otel.trace_run(handle)
+        with pytest.raises(StepFailures):
+            await handle
+
+    asyncio.run(main())
 
 
 class Receiver(ThreadingHTTPServer):
