@@ -155,7 +155,8 @@ def test_the_dask_and_otel_extras_run_their_tests_from_the_wheel(dist, tmp_path)
     # the tests, away from this checkout, so that they import the installed package
     tests = tmp_path / "tests"
     tests.mkdir()
-    for name in ("conftest.py", "reliability_checks.py", "test_dask_executor.py", "test_otel.py"):
+    helpers = [p.name for p in (REPO / "tests").glob("*.py") if not p.name.startswith("test_")]
+    for name in [*helpers, "test_dask_executor.py", "test_otel.py"]:
         shutil.copy(REPO / "tests" / name, tests / name)
     where = subprocess.run(
         [str(python), "-c", "import notebook_flow; print(notebook_flow.__file__)"],
