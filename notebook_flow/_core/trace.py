@@ -288,10 +288,34 @@ class Trace:
     def __len__(self) -> int:
         return len(self.records)
 
+    #: The version of the format `to_dict` / `to_json` write; raised on any change
+    #: that is not a new optional key.
+    SCHEMA_VERSION = 1
+
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready summary: counters, per-event stats and the record window."""
+        """A JSON-ready summary: counters, per-event stats and the record window.
+
+        The format (``schema_version`` 1), key by key:
+
+        - ``schema_version`` (int): 1.
+        - ``status`` (str): "created", "running", "finished", "failed" or "cancelled".
+        - ``total_records`` (int): records the run published; ``dropped_records`` (int): how
+          many of them left the window (``records`` holds the rest).
+        - ``counts`` (object): record kind -> exact number, window or not.
+        - ``events`` (object): event id -> ``started`` (int), ``ended`` (kind of end record ->
+          int), ``busy_time`` (seconds, float), ``retried`` and ``timeouts`` (int).
+        - ``open_steps`` (object): step id (as a str) -> event id of the steps still running.
+        - ``retried``, ``timeouts`` (int): failed attempts run again; attempts over their limit.
+        - ``records`` (array, oldest first): one object per record with ``kind`` (e.g.
+          "run_started", "step_finished"; see `notebook_flow.records`), ``t`` (seconds
+          since the run started) and the record's other fields by name. Numbers, strings,
+          booleans and null stay as they are, tuples of strings become arrays, exceptions
+          become ``{"type": ..., "message": ...}`` and any other value a shortened ``repr``
+          (at most about 120 characters).
+        """
         start = self.start_time or 0.0
         return {
+            "schema_version": self.SCHEMA_VERSION,
             "status": self.status,
             "total_records": self.total,
             "dropped_records": self.dropped,

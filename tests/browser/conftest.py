@@ -21,6 +21,11 @@ from .lab_helpers import ARTIFACTS, CHROMIUM, Lab, free_port
 
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory):
+    yield from serve_lab(tmp_path_factory, sys.executable)
+
+
+def serve_lab(tmp_path_factory, python):
+    """Run JupyterLab with the interpreter ``python`` (its environment's lab and extensions)."""
     if not Path(CHROMIUM).exists():
         pytest.fail(
             f"the browser tests need Chromium at {CHROMIUM}: install it with "
@@ -45,7 +50,7 @@ def lab(tmp_path_factory):
     port, token = free_port(), secrets.token_hex(16)
     log = open(base / "lab.log", "w")
     cmd = [
-        sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+        str(python), "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
         "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         "--LabApp.extension_manager=readonly", "--LabApp.expose_app_in_browser=True",
