@@ -11,11 +11,12 @@ from . import records
 from ._core.dynamic import abort_this, goto_events
 from ._core.event import Event, EventGroup
 from ._core.feed import RunFeed, observe_runs
-from ._core.flow import DEFAULT_MAX_STEPS, Flow
+from ._core.flow import Flow
 from ._core.placement import StepCall, StepExecutor, ThreadExecutor
 from ._core.policy import Retry
 from ._core.progress import progress
 from ._core.run import RunHandle
+from ._core.run_options import DEFAULT_MAX_STEPS
 from ._core.runlog import LogEntry, RunLog
 from ._core.trace import Trace
 from .compat.drive_flow import EventEngineCls, default_drive

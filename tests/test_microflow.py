@@ -343,8 +343,8 @@ def test_records_of_a_microflow_run():
     collect(wm, WE("a"))
     kinds = [r.kind for r in wm.last_run.trace]
     assert kinds == [
-        "run_started", "step_pending", "step_started", "step_progress", "step_finished",
-        "run_finished",
+        "run_started", "step_pending", "step_started", "step_emitted", "step_progress",
+        "step_emitted", "step_finished", "run_finished",
     ]
 
 
@@ -386,3 +386,22 @@ def test_pipeline_steps_are_recorded_under_the_registered_event_name():
     collect(wm, WE("go"))
     started = [(r.event_id, r.input.name) for r in wm.last_run.trace if r.kind == "step_started"]
     assert started == [("go", "go"), ("go", "mid")]  # h2 is a step of "go", fed h1's output
+
+
+def test_a_handler_for_progress_is_accepted_with_a_warning_and_never_runs():
+    from notebook_flow.compat.microflow import NeverRunsWarning
+
+    wm = WorkflowManager()
+    ran = []
+
+    async def on_progress(event, ctx):
+        ran.append(event)
+        yield WE("never")
+
+    async def work(event, ctx):
+        yield WE.progress("w", "working")
+
+    with pytest.warns(NeverRunsWarning, match="never runs.*Give the event another name"):
+        assert wm.register("progress", on_progress) is wm
+    wm.register("go", work)
+    assert names(collect(wm, WE("go"))) == ["go", "progress"] and ran == []

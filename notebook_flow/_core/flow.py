@@ -8,18 +8,19 @@ from typing import Any
 
 from ..errors import EventTypeError, FlowDefinitionError, UnknownEventError
 from .callables import StepCallable, check_step_callable
+from .drive_steps import DriveSteps
 from .event import RETRIGGER_TYPES, Event, EventGroup
 from .feed import RunFeed
-from .placed_run import PlacedRun
+from .machines import DriveMachine
+from .placed_run import RunPlacement
 from .placement import bind, executor_of
 from .policy import Retry, make_policy, merge_policy
 from .run import RunHandle
-from .run_options import check_max_steps, check_run_options
-from .scheduler import DriveScheduler
+from .run_options import DEFAULT_MAX_STEPS, check_grace, check_max_steps, check_run_options
+from .runner import GRACE, Runner
 
 logger = logging.getLogger("notebook_flow")
 
-DEFAULT_MAX_STEPS = 100_000
 _UNSET: Any = object()
 _ARGS = "(event, global_ctx)"
 
@@ -263,7 +264,9 @@ class Flow:
     def get_event_from_id(self, event_id: str) -> Event | None:
         return self._events.get(event_id)
 
-    def _listeners_of(self, event_id: str) -> list[Listener]:
+    def listeners_of(self, event_id: str) -> list[Listener]:
+        """The events listening to ``event_id``: (listener, group, key), in the order they are
+        queued (registration order, then group order). The engine's index, kept up to date."""
         index = self._index
         if index is None:
             index = self._index = self._build_index()
@@ -292,6 +295,8 @@ class Flow:
         on_timeout: str = "raise",
         on_error: str = "raise",
         executor: Any = None,
+        gate: Any = None,
+        grace: float = GRACE,
     ) -> RunHandle:
         """Prepare a run starting at ``event``: await it, iterate its records, or ``start()`` it.
 
@@ -314,6 +319,10 @@ class Flow:
                 e.g. ``DaskExecutor(...)`` (see :meth:`make_event`). Steps that go to another
                 process are pickled before the run starts: one that cannot be raises
                 ``UnpicklableStep`` and nothing runs.
+            gate: the debugger's gate (a ``Gate``), asked before each step starts; the
+                ``DebugSession`` passes one.
+            grace: seconds a cancelled step may take to stop before the run ends without it
+                (a ``StepAbandoned`` record says so).
         """
         if not isinstance(event, Event):
             raise EventTypeError(
@@ -330,18 +339,18 @@ class Flow:
             max_steps=self.max_steps if max_steps is _UNSET else max_steps,
             timeout=timeout, on_timeout=on_timeout, on_error=on_error, executor=executor,
         )
-        feed = RunFeed(self, self.name, event.id, trace=trace)
-        options: dict[str, Any] = dict(
-            max_async_events=max_async_events, max_steps=steps, on_error=on_error
+        check_grace(grace)
+        feed = RunFeed(self, self.name, event.id, trace=trace, gate=gate)
+        keep_going = on_error == "continue"
+        machine = DriveMachine(self, max_steps=steps, keep_going=keep_going)
+        placement = None if place is None else RunPlacement(place)
+        body = DriveSteps(self, feed, global_ctx, placement)
+        runner = Runner(
+            machine, feed, body, cap=max_async_events, keep_going=keep_going, grace=grace
         )
-        if place is None:
-            scheduler = DriveScheduler(self, feed, event, event_input, global_ctx, **options)
-        else:
-            scheduler = PlacedRun(
-                self, feed, event, event_input, global_ctx, executor=place, **options
-            )
-        return RunHandle(feed, scheduler.execute, timeout=seconds, on_timeout=on_timeout,
-                         state=scheduler)
+        return RunHandle(
+            feed, runner, event.id, event_input, timeout=seconds, on_timeout=on_timeout
+        )
 
     async def invoke_event(
         self,

@@ -11,8 +11,7 @@ from __future__ import annotations
 import asyncio
 import math
 import random
-import time
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -196,17 +195,27 @@ async def run_with_policy(
     feed: RunFeed,
     step_id: int,
     event_id: str,
+    retryable: Callable[[Exception], bool] | None = None,
+    what: str | None = None,
 ) -> Any:
-    """Run ``attempt_once`` until it succeeds, the policy gives up, or the step is cancelled."""
+    """Run ``attempt_once`` until it succeeds, the policy gives up, or the step is cancelled.
+
+    ``retryable(error)`` may veto a retry the policy would make (a handler whose events the
+    consumer already saw is not run again); ``what`` names the step in a timeout's message.
+    """
     retry, timeout = policy.retry, policy.timeout
     attempt = 1
     while True:
         try:
             if timeout is None:
                 return await attempt_once()
-            return await _within(timeout, attempt_once, event_id, attempt)
+            return await _within(timeout, attempt_once, event_id, attempt, what or event_id)
         except Exception as error:
-            if retry is None or not retry.retries(error, attempt):
+            if (
+                retry is None
+                or not retry.retries(error, attempt)
+                or (retryable is not None and not retryable(error))
+            ):
                 if attempt > 1:
                     error.add_note(
                         f"notebook_flow: {event_id} failed on attempt {attempt} of "
@@ -224,7 +233,8 @@ async def run_with_policy(
 
 
 async def _within(
-    seconds: float, attempt_once: Callable[[], Awaitable[Any]], event_id: str, attempt: int
+    seconds: float, attempt_once: Callable[[], Awaitable[Any]], event_id: str, attempt: int,
+    what: str,
 ) -> Any:
     scope = asyncio.timeout(seconds)
     try:
@@ -234,44 +244,9 @@ async def _within(
         if not scope.expired():
             raise  # the step's own TimeoutError, not our limit
         raise StepTimeout(
-            f"{event_id} timed out after {seconds:g} s (attempt {attempt}); give it a larger "
+            f"{what} timed out after {seconds:g} s (attempt {attempt}); give it a larger "
             f"timeout=..., make it faster, or retry timeouts with Retry(on=(TimeoutError,))",
             event_id=event_id,
             timeout=seconds,
             attempt=attempt,
         ) from error
-
-
-async def within_budget(
-    source: AsyncGenerator[Any, None], seconds: float, event_id: str, attempt: int, what: str
-) -> AsyncGenerator[Any, None]:
-    """Yield ``source``'s items while the handler's own time stays under ``seconds``.
-
-    ``what`` names the step in the message ("handler for event 'x'").
-
-    The clock runs only while the handler works (inside ``__anext__``), never while the consumer
-    handles an event, so a slow ``async for`` body does not time the handler out. No timeout
-    scope is held across a ``yield``: it would cancel the consumer's code instead.
-    """
-    remaining = seconds
-    try:
-        while True:
-            began = time.perf_counter()
-            scope = asyncio.timeout(remaining)
-            try:
-                async with scope:
-                    item = await source.__anext__()
-            except StopAsyncIteration:
-                return
-            except TimeoutError as error:
-                if not scope.expired():
-                    raise
-                raise StepTimeout(
-                    f"{what} timed out after {seconds:g} s of its own time (attempt {attempt}); "
-                    f"give it a larger timeout=..., or make it faster",
-                    event_id=event_id, timeout=seconds, attempt=attempt,
-                ) from error
-            remaining -= time.perf_counter() - began
-            yield item
-    finally:
-        await source.aclose()

@@ -135,9 +135,9 @@ class DriveMachine:
         s.executed += 1
         counts = s.counts
         counts[ready.event_id] = counts.get(ready.event_id, 0) + 1
-        s.running[ready.step_id] = ready
         if self.max_steps is not None and s.executed > self.max_steps:
             raise self._too_many()
+        s.running[ready.step_id] = ready
         return ready
 
     def finish(self, step_id: int, outcome: Outcome) -> list[Ready]:
@@ -166,6 +166,17 @@ class DriveMachine:
     def cancel(self, step_id: int) -> None:
         """A started step was cancelled: it ends with no outcome."""
         self._s.running.pop(step_id, None)
+
+    def result(self) -> dict[str, Any]:
+        """The run's results: ``{event id: latest result}``; raises StepFailures if any failed."""
+        error = self.failures_error()
+        if error is not None:
+            raise error
+        return self._s.results
+
+    def partial(self) -> dict[str, Any]:
+        """The results so far (a copy), for a run cut short."""
+        return dict(self._s.results)
 
     def failures_error(self) -> StepFailures | None:
         """With ``on_error="continue"``: the error that reports every failure, or None."""

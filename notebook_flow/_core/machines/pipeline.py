@@ -79,6 +79,10 @@ class PipelineMachine:
     def running(self) -> dict[int, Ready]:
         return self._s.running
 
+    @property
+    def failures(self) -> list[Any]:
+        return []
+
     def has_ready(self) -> bool:
         return bool(self._s.queue)
 
@@ -119,6 +123,13 @@ class PipelineMachine:
 
     def cancel(self, step_id: int) -> None:
         self._s.running.pop(step_id, None)
+
+    def result(self) -> Any:
+        """The last event of the run (the one nobody handled, or the last one produced)."""
+        return self._s.current
+
+    def partial(self) -> Any:
+        return self._s.current
 
     # -- inside -----------------------------------------------------------------------------
     def _next_pass(self, name: str) -> list[Ready]:
