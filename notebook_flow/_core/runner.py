@@ -171,7 +171,12 @@ class Runner:
         assert ready is not None
         feed = self.feed
         held: list[str] = []
-        ready.input = await gate.admit(ready.step_id, ready.event_id, ready.input, held.append)
+
+        def on_held(reason: str) -> None:
+            held.append(reason)
+            feed.step_held(ready.step_id, ready.event_id, reason)
+
+        ready.input = await gate.admit(ready.step_id, ready.event_id, ready.input, on_held)
         if held:
             feed.step_released(ready.step_id, ready.event_id, ready.input)
 
