@@ -7,6 +7,8 @@ this package loads no IPython, widget or Graphviz code.
 
 from __future__ import annotations
 
+from typing import Any as _Any
+
 from . import records
 from ._core.dynamic import abort_this, goto_events
 from ._core.event import Event, EventGroup
@@ -40,14 +42,14 @@ from .events import EventInput, ReturnBehavior, WorkflowEvent
 __version__ = "0.1.0"
 
 
-def load_ipython_extension(ipython):
+def load_ipython_extension(ipython: _Any) -> None:
     """``%load_ext notebook_flow`` registers the %flow / %%flow magics (loads IPython code now)."""
     from .jupyter.magic import load_ipython_extension as load
 
     load(ipython)
 
 
-def unload_ipython_extension(ipython):
+def unload_ipython_extension(ipython: _Any) -> None:
     from .jupyter.magic import unload_ipython_extension as unload
 
     unload(ipython)

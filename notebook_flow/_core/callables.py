@@ -93,7 +93,10 @@ def check_step_callable(
         owner = target
     is_gen = inspect.isasyncgenfunction(call_target)
     is_coro = inspect.iscoroutinefunction(call_target)
-    name = getattr(call_target, "__qualname__", None) or getattr(target, "__name__", repr(target))
+    name: str = (
+        getattr(call_target, "__qualname__", None) or getattr(target, "__name__", None)
+        or repr(target)
+    )
     plain = False
     if not (is_gen or is_coro) and allow_plain:
         _check_plain(call_target, role=role, name=name, arg_names=arg_names)

@@ -372,10 +372,11 @@ class Flow:
         propagates unchanged after every other running event was cancelled; ``timeout``,
         ``on_timeout``, ``on_error`` and ``executor`` are described in :meth:`run`.
         """
-        return await self.run(
+        results: dict[str, Any] = await self.run(
             event, event_input, global_ctx, max_async_events, max_steps=max_steps,
             timeout=timeout, on_timeout=on_timeout, on_error=on_error, executor=executor,
         )
+        return results
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         """The flow's DAG as SVG when a notebook displays it (plus a text outline); never raises."""

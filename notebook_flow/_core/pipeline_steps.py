@@ -74,7 +74,7 @@ class PipelineSteps:
         step, policy = self.source.handler_at(ready.event_id, ready.position)
         current: WorkflowEvent = ready.input
         reporter = _Reporter(self.feed, current.metadata)
-        token = current_step.set((reporter, ready.step_id, ready.event_id))  # type: ignore[arg-type]
+        token = current_step.set((reporter, ready.step_id, ready.event_id))
         attempt = _Attempt()
         run = partial(self._attempt, step, current, ready, attempt)
         try:

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ..errors import FlowDefinitionError, FlowRunError
 
-if TYPE_CHECKING:
-    from .feed import RunFeed
 
-# (feed, step_id, event_id) of the step running in this task, set by the engine around each step.
-current_step: ContextVar[tuple[RunFeed, int, str] | None] = ContextVar(
+class ProgressReporter(Protocol):
+    """Where a step's progress goes: the run's feed, or a stand-in (a thread, a worker)."""
+
+    def step_progress(
+        self, step_id: int, event_id: str, step: str, description: str, fraction: Any
+    ) -> None: ...
+
+
+# (reporter, step_id, event_id) of the step running in this task, set by the engine around it.
+current_step: ContextVar[tuple[ProgressReporter, int, str] | None] = ContextVar(
     "notebook_flow_current_step", default=None
 )
 
@@ -37,14 +43,11 @@ def progress(step: str, description: str = "", fraction: float | None = None) ->
             f"progress fraction is how far along the step is, a number from 0.0 to 1.0 (or None "
             f"if unknown); got {fraction!r}. For 3 of 10 done, pass fraction=0.3"
         )
-    feed, step_id, event_id = scope
-    feed.step_progress(step_id, event_id, str(step), str(description), fraction)
-    sink = getattr(feed, "progress_sink", None)
-    if sink is not None:
-        sink.append((step, description, fraction))
+    reporter, step_id, event_id = scope
+    reporter.step_progress(step_id, event_id, str(step), str(description), fraction)
 
 
-def progress_from_event(feed: RunFeed, step_id: int, event_id: str, data: Any) -> None:
+def progress_from_event(feed: ProgressReporter, step_id: int, event_id: str, data: Any) -> None:
     """Publish a yielded ``WorkflowEvent.progress(...)`` as a progress record."""
     data = data if isinstance(data, dict) else {}
     feed.step_progress(

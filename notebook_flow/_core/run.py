@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Generator
+from collections.abc import AsyncGenerator, Callable, Generator
 from typing import Any
 
 from ..errors import FailedStep, FlowRunError, RunTimeout
@@ -264,10 +264,10 @@ class RunHandle:
         if self._outcome is not None and not self._outcome.done():
             self._outcome.cancel(self._cancel_reason)
 
-    def __aiter__(self) -> AsyncIterator[RunRecord]:
+    def __aiter__(self) -> AsyncGenerator[RunRecord, None]:
         return self._iterate()
 
-    async def _iterate(self) -> AsyncIterator[RunRecord]:
+    async def _iterate(self) -> AsyncGenerator[RunRecord, None]:
         buffer: deque[RunRecord] = deque()
         waiter: list[asyncio.Future[None] | None] = [None]
         stop_waking: list[Callable[[], None] | None] = [None]
@@ -294,10 +294,10 @@ class RunHandle:
         try:
             while True:
                 while not buffer and not outcome.done():
-                    waiter[0] = loop.create_future()
+                    waiting = waiter[0] = loop.create_future()
                     stop_waking[0] = self.feed.subscribe(wake)
                     try:
-                        await waiter[0]
+                        await waiting
                     finally:
                         stop = stop_waking[0]
                         if stop is not None:
@@ -323,9 +323,9 @@ class RunHandle:
                 await asyncio.wait([outcome])
         if outcome.cancelled():
             return
-        error = outcome.exception()
-        if error is not None:
-            raise error
+        failure = outcome.exception()
+        if failure is not None:
+            raise failure
 
 
 def _reason_of(error: BaseException) -> str:

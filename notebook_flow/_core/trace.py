@@ -167,7 +167,7 @@ class Trace:
         records, left, maxlen = self._records, self._left, self._maxlen
         counts, open_steps, events = left.counts, left.open_steps, left.events
         while len(records) > maxlen:
-            record = records[0]
+            record: Any = records[0]
             kind = record.kind
             n = counts.get(kind, 0) + 1
             if kind in _COUNT_ONLY:
