@@ -93,10 +93,15 @@ class Retry:
 
     def delay(self, attempt: int) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1 for the first)."""
-        wait = self.backoff * self.multiplier ** (attempt - 1)
+        if not self.backoff:
+            return 0.0
+        try:
+            wait = self.backoff * self.multiplier ** (attempt - 1)
+        except OverflowError:  # thousands of attempts: the wait is "as long as allowed"
+            wait = math.inf
         if self.max_backoff is not None:
             wait = min(wait, self.max_backoff)
-        if self.jitter and wait:
+        if self.jitter and wait and math.isfinite(wait):
             wait *= 1 + random.uniform(-self.jitter, self.jitter)
         return wait
 
@@ -145,11 +150,19 @@ def check_timeout(timeout: Any, what: str) -> float | None:
             f"{what} timeout must be a number of seconds (or None for no limit), got "
             f"{type(timeout).__name__} {timeout!r}; write e.g. timeout=5 or timeout=0.5"
         )
-    if not (timeout > 0) or math.isnan(timeout):
+    try:
+        seconds = float(timeout)
+    except OverflowError:
+        raise FlowDefinitionError(
+            f"{what} timeout is a number of seconds too large for a float (an int of "
+            f"{timeout.bit_length()} bits); use None for no limit, or a number of seconds such "
+            f"as timeout=3600"
+        ) from None
+    if not (seconds > 0) or math.isnan(seconds):
         raise FlowDefinitionError(
             f"{what} timeout must be > 0 seconds, got {timeout!r}; use None for no limit"
         )
-    return float(timeout) if math.isfinite(timeout) else None
+    return seconds if math.isfinite(seconds) else None
 
 
 def make_policy(retry: Any, timeout: Any, what: str, executor: Any = None) -> StepPolicy | None:

@@ -36,6 +36,13 @@ def progress(step: str, description: str = "", fraction: float | None = None) ->
             "progress() was called outside a running step; call it from inside an event "
             "function or handler while a flow runs"
         )
+    check_fraction(fraction)
+    reporter, step_id, event_id = scope
+    reporter.step_progress(step_id, event_id, str(step), str(description), fraction)
+
+
+def check_fraction(fraction: Any) -> None:
+    """Raise a clear error unless ``fraction`` is None or a number from 0.0 to 1.0."""
     if fraction is not None and not (
         isinstance(fraction, (int, float)) and not isinstance(fraction, bool) and 0.0 <= fraction <= 1.0
     ):
@@ -43,13 +50,12 @@ def progress(step: str, description: str = "", fraction: float | None = None) ->
             f"progress fraction is how far along the step is, a number from 0.0 to 1.0 (or None "
             f"if unknown); got {fraction!r}. For 3 of 10 done, pass fraction=0.3"
         )
-    reporter, step_id, event_id = scope
-    reporter.step_progress(step_id, event_id, str(step), str(description), fraction)
 
 
 def progress_from_event(feed: ProgressReporter, step_id: int, event_id: str, data: Any) -> None:
     """Publish a yielded ``WorkflowEvent.progress(...)`` as a progress record."""
     data = data if isinstance(data, dict) else {}
+    check_fraction(data.get("fraction"))
     feed.step_progress(
         step_id,
         event_id,

@@ -11,6 +11,7 @@ from typing import Any
 
 from ..errors import FlowDefinitionError, StepTimeout
 from ..records import RUN_END_KINDS, STEP_END_KINDS, RunRecord
+from .safe_text import safe_repr, safe_str
 
 _short = reprlib.Repr()
 _short.maxstring = 120
@@ -308,18 +309,39 @@ class Trace:
         return json.dumps(self.to_dict(), **json_kwargs)
 
 
+_LONGEST_TEXT = 2_000  # characters of one string value kept in a JSON export
+
+
 def record_to_dict(record: RunRecord, start: float = 0.0) -> dict[str, Any]:
+    """A record as JSON-ready values: short reprs, errors as type and message; never raises."""
     out: dict[str, Any] = {"kind": record.kind}
     for f in fields(record):
         value = getattr(record, f.name)
         if f.name == "time":
             out["t"] = round(value - start, 9)
         elif isinstance(value, BaseException):
-            out[f.name] = {"type": type(value).__name__, "message": str(value)}
-        elif value is None or isinstance(value, (bool, int, float, str)):
+            out[f.name] = {"type": type(value).__name__, "message": _shorter(safe_str(value))}
+        elif value is None or isinstance(value, (bool, float)):
             out[f.name] = value
+        elif isinstance(value, int):
+            out[f.name] = value if value.bit_length() <= 64 else f"<int of {value.bit_length()} bits>"
+        elif isinstance(value, str):
+            out[f.name] = _shorter(value)
         elif isinstance(value, tuple) and all(isinstance(v, str) for v in value):
-            out[f.name] = list(value)
+            out[f.name] = [_shorter(v) for v in value]
         else:
-            out[f.name] = _short.repr(value)
+            out[f.name] = _short_repr(value)
     return out
+
+
+def _shorter(text: str) -> str:
+    if len(text) <= _LONGEST_TEXT:
+        return text
+    return f"{text[:_LONGEST_TEXT]}... ({len(text)} characters)"
+
+
+def _short_repr(value: Any) -> str:
+    try:
+        return _short.repr(value)
+    except Exception:  # a huge int inside (no str conversion past 4300 digits), a broken repr
+        return safe_repr(value) if not isinstance(value, int) else f"<{type(value).__name__}>"

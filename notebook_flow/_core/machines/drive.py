@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from ...errors import FailedStep, MaxStepsExceeded, StepFailures
 from ...events import EventInput, ReturnBehavior
+from ..safe_text import safe_str
 from .outcomes import Abort, Failure, Goto, Outcome, Ready, Result
 
 __all__ = ["DriveMachine", "DriveState", "GroupProgress", "Topology"]
@@ -184,7 +185,9 @@ class DriveMachine:
         if not s.failure_count:
             return None
         count, kept = s.failure_count, s.failures
-        listed = "; ".join(f"{f.event_id}: {type(f.error).__name__}: {f.error}" for f in kept[:3])
+        listed = "; ".join(
+            f"{f.event_id}: {type(f.error).__name__}: {safe_str(f.error)}" for f in kept[:3]
+        )
         more = f"; and {count - 3} more" if count > 3 else ""
         return StepFailures(
             f"{count} step{'s' if count != 1 else ''} of flow {self.topology.name!r} failed "
