@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal, overload
 
 from ..errors import EventTypeError, FlowDefinitionError, UnknownEventError
 from .callables import StepCallable, check_step_callable
@@ -21,9 +21,18 @@ from .runner import GRACE, Runner
 
 logger = logging.getLogger("notebook_flow")
 
-_UNSET: Any = object()
+class _FlowDefault:
+    """The default of a run option that the flow sets (its repr reads well in help())."""
+
+    def __repr__(self) -> str:
+        return "<the flow's max_steps>"
+
+
+_UNSET: Any = _FlowDefault()
 _ARGS = "(event, global_ctx)"
 
+OnTimeout = Literal["raise", "return"]
+OnError = Literal["raise", "continue"]
 Listener = tuple[Event, EventGroup, tuple[str, str]]
 _NO_LISTENERS: list[Listener] = []
 EventFunction = Callable[..., Any]
@@ -67,6 +76,18 @@ class Flow:
         """The registered events by id, in registration order (a copy)."""
         return dict(self._events)
 
+    @overload
+    def make_event(
+        self, func: EventFunction | Event, *, retry: Retry | None = None,
+        timeout: float | None = None, executor: Any = None,
+    ) -> Event: ...
+
+    @overload
+    def make_event(
+        self, func: None = None, *, retry: Retry | None = None, timeout: float | None = None,
+        executor: Any = None,
+    ) -> Callable[[EventFunction | Event], Event]: ...
+
     def make_event(
         self,
         func: EventFunction | Event | None = None,
@@ -74,7 +95,7 @@ class Flow:
         retry: Retry | None = None,
         timeout: float | None = None,
         executor: Any = None,
-    ) -> Any:
+    ) -> Event | Callable[[EventFunction | Event], Event]:
         """Register a function as an event; usable as a decorator.
 
         The function is ``async def`` (runs on the event loop), an ``async def`` generator
@@ -292,8 +313,8 @@ class Flow:
         max_steps: int | None = _UNSET,
         trace: bool | int = True,
         timeout: float | None = None,
-        on_timeout: str = "raise",
-        on_error: str = "raise",
+        on_timeout: OnTimeout = "raise",
+        on_error: OnError = "raise",
         executor: Any = None,
         gate: Any = None,
         grace: float = GRACE,
@@ -361,8 +382,8 @@ class Flow:
         *,
         max_steps: int | None = _UNSET,
         timeout: float | None = None,
-        on_timeout: str = "raise",
-        on_error: str = "raise",
+        on_timeout: OnTimeout = "raise",
+        on_error: OnError = "raise",
         executor: Any = None,
     ) -> dict[str, Any]:
         """Run the flow from ``event`` and return ``{event_id: last result}`` of every event.
