@@ -405,3 +405,64 @@ def test_a_handler_for_progress_is_accepted_with_a_warning_and_never_runs():
         assert wm.register("progress", on_progress) is wm
     wm.register("go", work)
     assert names(collect(wm, WE("go"))) == ["go", "progress"] and ran == []
+
+
+def test_manager_run_is_a_run_handle_with_the_flow_options():
+    from notebook_flow import RunHandle, RunTimeout, StepFailures
+
+    wm = WorkflowManager()
+
+    async def fails(event, ctx):
+        raise ValueError("first handler broke")
+        yield  # pragma: no cover
+
+    async def goes_on(event, ctx):
+        yield WE("done", {"saw": event.name})
+
+    async def slow(event, ctx):
+        await asyncio.sleep(30)
+        yield WE("never")
+
+    wm.register("go", fails).register("go", goes_on).register("slow", slow)
+
+    async def main():
+        handle = wm.run(WE("go"))
+        assert isinstance(handle, RunHandle)
+        with pytest.raises(ValueError, match="first handler broke"):
+            await handle
+        with pytest.raises(StepFailures) as info:
+            await wm.run(WE("go"), on_error="continue")
+        assert info.value.results["last_event"] == WE("done", {"saw": "go"})
+        assert [f.error.args[0] for f in info.value.failures] == ["first handler broke"]
+        with pytest.raises(RunTimeout):
+            await wm.run(WE("slow"), timeout=0.05)
+        assert await wm.run(WE("slow"), timeout=0.05, on_timeout="return") == WE("slow")
+        quiet = wm.run(WE("go"), trace=False, on_error="continue")
+        with pytest.raises(StepFailures):
+            await quiet
+        assert quiet.trace is None
+
+    asyncio.run(main())
+
+
+def test_a_handlers_progress_calls_reach_the_consumer_at_once():
+    wm = WorkflowManager()
+    gate = asyncio.Event()
+
+    async def h(event, ctx):
+        progress("work", "half way", 0.5)
+        await gate.wait()  # it yields nothing until the consumer has seen the progress
+        yield WE("done")
+
+    wm.register("go", h)
+
+    async def main():
+        seen = []
+        async for event in wm.process(WE("go")):
+            seen.append(event)
+            if event.name == "progress":
+                assert event.data == {"step": "work", "description": "half way", "fraction": 0.5}
+                gate.set()
+        return seen
+
+    assert names(asyncio.run(main())) == ["go", "progress", "done"]

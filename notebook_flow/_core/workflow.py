@@ -132,6 +132,7 @@ class WorkflowManager:
         trace: bool | int = True,
         timeout: float | None = None,
         on_timeout: Literal["raise", "return"] = "raise",
+        on_error: Literal["raise", "continue"] = "raise",
         gate: Any = None,
         grace: float = GRACE,
     ) -> RunHandle:
@@ -144,6 +145,9 @@ class WorkflowManager:
             trace: keep a trace and a log (True, or the trace's window); False for neither.
             timeout: seconds the whole run may take (None: no limit); see ``Flow.run``.
             on_timeout: "raise" (``RunTimeout``) or "return" (the last event so far).
+            on_error: "raise" (default): a failing handler ends the workflow and its exception
+                is raised. "continue": it counts as a handler that yielded nothing, the
+                pipeline goes on, and ``StepFailures`` reports every failure at the end.
             gate: the debugger's gate, asked before each handler starts.
             grace: seconds a cancelled handler may take to stop.
         """
@@ -155,11 +159,18 @@ class WorkflowManager:
         seconds = check_timeout(timeout, "the run's")
         if on_timeout not in ("raise", "return"):
             raise FlowDefinitionError(f"on_timeout must be 'raise' or 'return', got {on_timeout!r}")
+        if on_error not in ("raise", "continue"):
+            raise FlowDefinitionError(f"on_error must be 'raise' or 'continue', got {on_error!r}")
         check_grace(grace)
         feed = RunFeed(self, self.name, initial_event.name, trace=trace, gate=gate)
         self.last_run = feed
-        machine = PipelineMachine(self.handlers, max_steps=self.max_steps, name=self.name)
-        runner = Runner(machine, feed, PipelineSteps(self, feed), grace=grace)
+        keep_going = on_error == "continue"
+        machine = PipelineMachine(
+            self.handlers, max_steps=self.max_steps, name=self.name, keep_going=keep_going
+        )
+        runner = Runner(
+            machine, feed, PipelineSteps(self, feed), keep_going=keep_going, grace=grace
+        )
         return RunHandle(
             feed, runner, initial_event.name, initial_event, timeout=seconds,
             on_timeout=on_timeout,

@@ -14,7 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...errors import MaxStepsExceeded
+from ...errors import FailedStep, MaxStepsExceeded, StepFailures
+from ..safe_text import safe_str
 from .outcomes import Failure, Outcome, Ready, Result
 
 __all__ = ["PipelineMachine", "PipelineState"]
@@ -32,6 +33,8 @@ class PipelineState:
     queue: deque[Ready] = field(default_factory=deque)
     running: dict[int, Ready] = field(default_factory=dict)
     ended: str = ""  # "", or why the run ended: "unhandled", "silent", "failed"
+    failure_count: int = 0
+    failures: list[FailedStep] = field(default_factory=list)  # on_error="continue": the first MAX_KEPT
 
 
 class PipelineMachine:
@@ -41,6 +44,8 @@ class PipelineMachine:
         handlers: the handlers by event name (read live: handlers added mid-run take part).
         max_steps: passes allowed in the run (None: no limit).
         name: the workflow's name, for messages.
+        keep_going: ``on_error="continue"``: a failing handler counts as one that yielded
+            nothing, and the pipeline goes on; the failures are reported at the end.
     """
 
     def __init__(
@@ -49,11 +54,13 @@ class PipelineMachine:
         *,
         max_steps: int | None = None,
         name: str = "workflow",
+        keep_going: bool = False,
         state: PipelineState | None = None,
     ) -> None:
         self.handlers = handlers
         self.max_steps = max_steps
         self.name = name
+        self.keep_going = keep_going
         self._s = state if state is not None else PipelineState()
 
     def state(self) -> PipelineState:
@@ -63,9 +70,12 @@ class PipelineMachine:
     @classmethod
     def from_state(
         cls, handlers: Mapping[str, Sequence[object]], state: PipelineState, *,
-        max_steps: int | None = None, name: str = "workflow",
+        max_steps: int | None = None, name: str = "workflow", keep_going: bool = False,
     ) -> PipelineMachine:
-        return cls(handlers, max_steps=max_steps, name=name, state=copy.deepcopy(state))
+        return cls(
+            handlers, max_steps=max_steps, name=name, keep_going=keep_going,
+            state=copy.deepcopy(state),
+        )
 
     @property
     def current(self) -> Any:
@@ -80,8 +90,8 @@ class PipelineMachine:
         return self._s.running
 
     @property
-    def failures(self) -> list[Any]:
-        return []
+    def failures(self) -> list[FailedStep]:
+        return self._s.failures
 
     def has_ready(self) -> bool:
         return bool(self._s.queue)
@@ -107,9 +117,14 @@ class PipelineMachine:
         s = self._s
         ready = s.running.pop(step_id)
         if not isinstance(outcome, Result):
-            s.ended = "failed"  # a failure (or anything but a result) ends the workflow
             assert isinstance(outcome, Failure), f"a pipeline step ends with a result, got {outcome!r}"
-            return []
+            if not self.keep_going:
+                s.ended = "failed"  # a failure ends the workflow
+                return []
+            s.failure_count += 1
+            if len(s.failures) < StepFailures.MAX_KEPT:
+                s.failures.append(FailedStep(ready.event_id, step_id, outcome.error, ready.input))
+            outcome = Result(None)  # the pipeline goes on as if the handler yielded nothing
         if outcome.value is not None:
             s.current = outcome.value
             s.produced = True
@@ -125,8 +140,23 @@ class PipelineMachine:
         self._s.running.pop(step_id, None)
 
     def result(self) -> Any:
-        """The last event of the run (the one nobody handled, or the last one produced)."""
-        return self._s.current
+        """The last event of the run (the one nobody handled, or the last one produced).
+
+        Raises StepFailures if handlers failed with ``keep_going``.
+        """
+        s = self._s
+        if s.failure_count:
+            count = s.failure_count
+            listed = "; ".join(
+                f"{f.event_id}: {type(f.error).__name__}: {safe_str(f.error)}"
+                for f in s.failures[:3]
+            )
+            raise StepFailures(
+                f"{count} handler{'s' if count != 1 else ''} of workflow {self.name!r} failed "
+                f"({listed}); the workflow went on: its last event is in .results['last_event']",
+                s.failures, {"last_event": s.current}, count,
+            )
+        return s.current
 
     def partial(self) -> Any:
         return self._s.current
