@@ -466,3 +466,29 @@ def test_a_handlers_progress_calls_reach_the_consumer_at_once():
         return seen
 
     assert names(asyncio.run(main())) == ["go", "progress", "done"]
+
+
+def test_handlers_run_at_most_a_bounded_window_ahead_of_a_slow_consumer():
+    from notebook_flow._core.pipeline_steps import ReadWindow
+
+    wm = WorkflowManager()
+    produced = []
+
+    async def chatty(event, ctx):
+        for i in range(5000):
+            produced.append(i)
+            yield WE.progress("chat", str(i))
+        yield WE("done")
+
+    wm.register("go", chatty)
+
+    async def main():
+        read = 0
+        async for _event in wm.process(WE("go")):
+            read += 1
+            if read == 10:
+                await asyncio.sleep(0.05)  # a slow consumer: the handler waits for it
+                assert len(produced) - read <= ReadWindow().limit + 1
+        return read
+
+    assert asyncio.run(main()) == 5002

@@ -8,6 +8,7 @@ it yielded (None if it yielded none); a yielded event with a truthy ``error`` st
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from contextlib import aclosing
 from functools import partial
@@ -23,7 +24,7 @@ from .progress import current_step, progress_from_event
 if TYPE_CHECKING:
     from .feed import RunFeed
 
-__all__ = ["HandlerSource", "PipelineSteps"]
+__all__ = ["HandlerSource", "PipelineSteps", "ReadWindow"]
 
 
 class HandlerSource(Protocol):
@@ -49,31 +50,68 @@ class _Attempt:
 class _Reporter:
     """``progress()`` inside a handler: a progress record and a progress event for the consumer."""
 
-    __slots__ = ("feed", "metadata")
+    __slots__ = ("feed", "metadata", "window")
 
-    def __init__(self, feed: RunFeed, metadata: Any) -> None:
+    def __init__(self, feed: RunFeed, metadata: Any, window: ReadWindow | None) -> None:
         self.feed = feed
         self.metadata = metadata
+        self.window = window
 
     def step_progress(
         self, step_id: int, event_id: str, step: str, description: str, fraction: Any
     ) -> None:
         self.feed.step_progress(step_id, event_id, step, description, fraction)
         event = WorkflowEvent.progress(step, description, self.metadata, fraction=fraction)
+        if self.window is not None:
+            self.window.sent()
         self.feed.step_emitted(step_id, event_id, event)
 
 
-class PipelineSteps:
-    """The step body of a pipeline run (see ``runner.StepBody``)."""
+class ReadWindow:
+    """How far handlers may run ahead of a consumer that reads their events (``process()``).
 
-    def __init__(self, source: HandlerSource, feed: RunFeed) -> None:
+    A handler that has ``limit`` events the consumer has not read yet waits before its next
+    one, so a slow consumer never makes the run buffer without bound.
+    """
+
+    def __init__(self, limit: int = 1024) -> None:
+        self.limit = limit
+        self.unread = 0
+        self._room: asyncio.Event | None = None
+
+    def sent(self) -> None:
+        self.unread += 1
+
+    def read(self) -> None:
+        self.unread -= 1
+        if self._room is not None and self.unread < self.limit:
+            self._room.set()
+
+    async def wait_for_room(self) -> None:
+        while self.unread >= self.limit:
+            if self._room is None:
+                self._room = asyncio.Event()
+            self._room.clear()
+            await self._room.wait()
+
+
+class PipelineSteps:
+    """The step body of a pipeline run (see ``runner.StepBody``).
+
+    ``window``: the consumer's read window, if a consumer reads the events as they come.
+    """
+
+    def __init__(
+        self, source: HandlerSource, feed: RunFeed, window: ReadWindow | None = None
+    ) -> None:
         self.source = source
         self.feed = feed
+        self.window = window
 
     async def __call__(self, ready: Ready) -> Outcome:
         step, policy = self.source.handler_at(ready.event_id, ready.position)
         current: WorkflowEvent = ready.input
-        reporter = _Reporter(self.feed, current.metadata)
+        reporter = _Reporter(self.feed, current.metadata, self.window)
         token = current_step.set((reporter, ready.step_id, ready.event_id))
         attempt = _Attempt()
         run = partial(self._attempt, step, current, ready, attempt)
@@ -102,8 +140,11 @@ class PipelineSteps:
             value = await step.func(current, ctx)
             return None if value is None else self._emit(step, value, ready, attempt)
         last: WorkflowEvent | None = None
+        window = self.window
         async with aclosing(step.func(current, ctx)) as items:
             async for item in items:
+                if window is not None and window.unread >= window.limit:
+                    await window.wait_for_room()
                 emitted = self._emit(step, item, ready, attempt)
                 if emitted is not None:
                     last = emitted
@@ -123,6 +164,8 @@ class PipelineSteps:
             raise attempt.misuse
         attempt.emitted = True
         feed = self.feed
+        if self.window is not None:
+            self.window.sent()
         feed.step_emitted(ready.step_id, ready.event_id, item)
         if item.name == "progress":
             progress_from_event(feed, ready.step_id, ready.event_id, item.data)

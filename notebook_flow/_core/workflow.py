@@ -21,7 +21,7 @@ from ..events import WorkflowEvent
 from .callables import StepCallable, check_step_callable
 from .feed import RunFeed
 from .machines import PipelineMachine
-from .pipeline_steps import PipelineSteps
+from .pipeline_steps import PipelineSteps, ReadWindow
 from .policy import Retry, StepPolicy, check_timeout, make_policy
 from .run import RunHandle
 from .run_options import DEFAULT_MAX_STEPS, check_grace, check_max_steps
@@ -162,6 +162,15 @@ class WorkflowManager:
         if on_error not in ("raise", "continue"):
             raise FlowDefinitionError(f"on_error must be 'raise' or 'continue', got {on_error!r}")
         check_grace(grace)
+        return self._prepare(
+            initial_event, trace=trace, timeout=seconds, on_timeout=on_timeout,
+            on_error=on_error, gate=gate, grace=grace, window=None,
+        )
+
+    def _prepare(
+        self, initial_event: WorkflowEvent, *, trace: bool | int, timeout: float | None,
+        on_timeout: str, on_error: str, gate: Any, grace: float, window: ReadWindow | None,
+    ) -> RunHandle:
         feed = RunFeed(self, self.name, initial_event.name, trace=trace, gate=gate)
         self.last_run = feed
         keep_going = on_error == "continue"
@@ -169,10 +178,10 @@ class WorkflowManager:
             self.handlers, max_steps=self.max_steps, name=self.name, keep_going=keep_going
         )
         runner = Runner(
-            machine, feed, PipelineSteps(self, feed), keep_going=keep_going, grace=grace
+            machine, feed, PipelineSteps(self, feed, window), keep_going=keep_going, grace=grace
         )
         return RunHandle(
-            feed, runner, initial_event.name, initial_event, timeout=seconds,
+            feed, runner, initial_event.name, initial_event, timeout=timeout,
             on_timeout=on_timeout,
         )
 
@@ -192,7 +201,11 @@ class WorkflowManager:
 
     async def _process(self, initial_event: WorkflowEvent) -> AsyncGenerator[WorkflowEvent, None]:
         yield initial_event
-        handle = self.run(initial_event)
+        window = ReadWindow()  # handlers run at most this far ahead of this consumer
+        handle = self._prepare(
+            initial_event, trace=True, timeout=None, on_timeout="raise", on_error="raise",
+            gate=None, grace=GRACE, window=window,
+        )
         last = initial_event  # the latest non-progress event: its metadata goes on an error
         step_last: dict[int, WorkflowEvent] = {}  # per running step, cleared when it ends
         failed = False
@@ -205,6 +218,7 @@ class WorkflowManager:
                         if event.name != "progress":
                             last = step_last[record.step_id] = event  # type: ignore[attr-defined]
                         yield event
+                        window.read()
                     elif kind == "step_started":
                         step_last[record.step_id] = record.input  # type: ignore[attr-defined]
                     elif kind == "step_failed":
