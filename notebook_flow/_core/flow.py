@@ -170,7 +170,7 @@ class Flow:
         self,
         group_markers: Sequence[Event],
         group_name: str | None = None,
-        retrigger_type: str = "all",
+        retrigger_type: Literal["all", "any", "first"] = "all",
         *,
         retry: Retry | None = None,
         timeout: float | None = None,
@@ -182,12 +182,14 @@ class Flow:
             group_markers: the events to wait for (their results arrive in this order).
             group_name: the name the listener sees in ``event.group_name``; default "0", "1", ...
             retrigger_type: "all" fires again once every member has a new result; "any" fires
-                again on each member's new result.
+                again on each member's new result; "first" fires once, on the first result of
+                any member (with that result only), and cancels nothing.
             retry, timeout, executor: options of the decorated event, as in :meth:`make_event`.
         """
         if retrigger_type not in RETRIGGER_TYPES:
             raise FlowDefinitionError(
-                f"retrigger_type must be 'all' or 'any' (lower case), got {retrigger_type!r}"
+                f"retrigger_type must be 'all' or 'any' (lower case), or 'first', got "
+                f"{retrigger_type!r}"
             )
         if group_name is not None and not isinstance(group_name, str):
             raise EventTypeError(

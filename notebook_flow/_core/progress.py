@@ -22,12 +22,15 @@ current_step: ContextVar[tuple[ProgressReporter, int, str] | None] = ContextVar(
 )
 
 
-def progress(step: str, description: str = "", fraction: float | None = None) -> None:
+def progress(step: str, description: str | float | None = None, fraction: float | None = None) -> None:
     """Report progress of the running step: it reaches the run's feed, log and live view.
 
+    ``progress("download", "fetching page 3", 0.3)`` labels it; ``progress("fetching page 3")``
+    or ``progress("fetching page 3", 0.3)`` leaves the label out (the step's name is used).
+
     Args:
-        step: a short label (e.g. "download").
-        description: what is happening now.
+        step: a short label (e.g. "download"), or, alone, what is happening now.
+        description: what is happening now (or, if a number, the fraction).
         fraction: how far along, from 0.0 to 1.0, for a progress bar; None if unknown.
     """
     scope = current_step.get()
@@ -36,6 +39,17 @@ def progress(step: str, description: str = "", fraction: float | None = None) ->
             "progress() was called outside a running step; call it from inside an event "
             "function or handler while a flow runs"
         )
+    if description is None or (
+        isinstance(description, (int, float)) and not isinstance(description, bool)
+    ):
+        if description is not None:
+            if fraction is not None:
+                raise FlowDefinitionError(
+                    f"progress({step!r}, {description!r}, {fraction!r}): two fractions; write "
+                    f"progress(label, description, fraction) or progress(description, fraction)"
+                )
+            fraction = description
+        step, description = scope[2].rsplit(".", 1)[-1], step
     check_fraction(fraction)
     reporter, step_id, event_id = scope
     reporter.step_progress(step_id, event_id, str(step), str(description), fraction)

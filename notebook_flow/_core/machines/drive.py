@@ -48,6 +48,7 @@ class GroupProgress:
 
     missing: int  # members with no result yet in this run
     stale: set[str] = field(default_factory=set)  # "all": members whose result was already sent
+    fired: bool = False  # "first": the group has fired in this run
 
 
 @dataclass(slots=True)
@@ -212,6 +213,16 @@ class DriveMachine:
         results, groups = self._s.results, self._s.groups
         for listener, group, key in listeners:
             members = group.events
+            if group.retrigger_type == "first":
+                # Fires once, on the first result of any member; later results reach no one.
+                progress = groups.get(key)
+                if progress is None:
+                    progress = groups[key] = GroupProgress(0)
+                if not progress.fired:
+                    progress.fired = True
+                    first_input = EventInput(group.name, {event_id: results[event_id]})
+                    made.append(self._queue(listener.id, first_input))
+                continue
             if len(members) == 1:
                 # One member: the group fires on each of its results, "all" or "any" alike.
                 made.append(self._queue(listener.id, EventInput(group.name, {event_id: results[event_id]})))
