@@ -90,7 +90,8 @@ def test_breaking_out_of_async_for_cancels_the_run(style):
             if record.kind == "step_started":
                 break
         await until(handle.done)  # the iterator's finaliser cancels the run
-        await asyncio.sleep(0)
+        me = asyncio.current_task()
+        await until(lambda: not asyncio.all_tasks() - {me})  # ... and its own task ends too
         assert_no_task_left()
         return handle
 

@@ -58,6 +58,7 @@ class RunHandle:
         self._task: asyncio.Task[Any] | None = None
         self._outcome: asyncio.Future[Any] | None = None
         self._cancel_reason: str | None = None
+        self._give_up: asyncio.TimerHandle | None = None  # after a cancel: abandon if stuck
         self.status = "created"
         self.result: Any = None
         self.error: BaseException | None = None
@@ -108,6 +109,9 @@ class RunHandle:
 
     def _ended(self, task: asyncio.Task[Any]) -> None:
         _under_way.discard(self)
+        if self._give_up is not None:
+            self._give_up.cancel()
+            self._give_up = None
         self._settle(task)
 
     def _settle(self, task: asyncio.Future[Any]) -> None:
@@ -246,8 +250,9 @@ class RunHandle:
         if self._cancel_reason is None:
             self._cancel_reason = reason
         self._task.cancel(msg)
-        grace = self._runner.grace
-        self._task.get_loop().call_later(grace + _MARGIN, self._abandon_if_stuck)
+        if self._give_up is None:
+            grace = self._runner.grace
+            self._give_up = self._task.get_loop().call_later(grace + _MARGIN, self._abandon_if_stuck)
         return True
 
     def _abandon_if_stuck(self) -> None:
