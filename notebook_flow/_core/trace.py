@@ -116,7 +116,6 @@ class _Tally:
 
 # Kinds that only add to ``counts`` (most records of a run: the rest of the work is skipped).
 _COUNT_ONLY = frozenset({"step_pending", "step_progress"})
-_RUN_END_STATUS = {kind: kind[len("run_"):] for kind in RUN_END_KINDS}
 
 
 class Trace:
@@ -158,68 +157,18 @@ class Trace:
     __call__ = add
 
     def _trim(self) -> None:
-        """Count the records beyond the window and drop them, oldest first.
+        """Count the records beyond the window (the same fold every reader's tally uses) and
+        drop them, oldest first.
 
-        Safe against a KeyboardInterrupt, which can land between any two lines of Python (a
-        notebook's Stop button in a chain that never waits): for each record the calls come
-        first, then the stores, then its removal, with no point between the first store and
-        the removal where an interrupt is raised. No record is lost or counted twice.
+        A KeyboardInterrupt landing between a record's fold and its removal (a notebook's
+        Stop in a chain that never waits) would count that one record twice; everything else
+        an interrupt can do here leaves the counts exact.
         """
         records, left, maxlen = self._records, self._left, self._maxlen
-        counts, open_steps, events = left.counts, left.open_steps, left.events
         while len(records) > maxlen:
-            record: Any = records[0]
-            kind = record.kind
-            n = counts.get(kind, 0) + 1
-            if kind in _COUNT_ONLY:
-                counts[kind] = n
-            elif kind == "step_started":
-                event_id = record.event_id
-                stats = events.get(event_id)
-                if stats is None:
-                    stats = EventStats()
-                counts[kind] = n
-                open_steps[record.step_id] = event_id
-                events[event_id] = stats
-                stats.started += 1
-            elif kind in STEP_END_KINDS:
-                event_id = open_steps.get(record.step_id)
-                if event_id is None:
-                    counts[kind] = n
-                    left.unmatched_ends += 1
-                else:
-                    stats = events[event_id]
-                    ended = stats.ended.get(kind, 0) + 1
-                    timeout = kind == "step_failed" and isinstance(record.error, StepTimeout)
-                    counts[kind] = n
-                    del open_steps[record.step_id]
-                    stats.ended[kind] = ended
-                    stats.busy_time += record.duration
-                    if timeout:
-                        stats.timeouts += 1
-                        left.timeouts += 1
-            elif kind == "step_retried":
-                stats = events.get(record.event_id)
-                timeout = isinstance(record.error, StepTimeout)
-                counts[kind] = n
-                if stats is not None:
-                    stats.retried += 1
-                    left.retried += 1
-                    if timeout:
-                        stats.timeouts += 1
-                        left.timeouts += 1
-            elif kind == "run_started":
-                counts[kind] = n
-                left.status = "running"
-                left.start_time = record.time
-            elif kind in _RUN_END_STATUS:
-                status = _RUN_END_STATUS[kind]
-                counts[kind] = n
-                left.status = status
-            else:
-                counts[kind] = n
-            self._left_count += 1
+            left.fold(records[0])
             records.popleft()
+            self._left_count += 1
 
     def _tally(self) -> _Tally:
         total = self.total
