@@ -7,15 +7,18 @@ this package loads no IPython, widget or Graphviz code.
 
 from __future__ import annotations
 
+from typing import Any as _Any
+
 from . import records
 from ._core.dynamic import abort_this, goto_events
 from ._core.event import Event, EventGroup
 from ._core.feed import RunFeed, observe_runs
-from ._core.flow import DEFAULT_MAX_STEPS, Flow
+from ._core.flow import Flow
 from ._core.placement import StepCall, StepExecutor, ThreadExecutor
 from ._core.policy import Retry
 from ._core.progress import progress
 from ._core.run import RunHandle
+from ._core.run_options import DEFAULT_MAX_STEPS
 from ._core.runlog import LogEntry, RunLog
 from ._core.trace import Trace
 from .compat.drive_flow import EventEngineCls, default_drive
@@ -39,14 +42,14 @@ from .events import EventInput, ReturnBehavior, WorkflowEvent
 __version__ = "0.1.0"
 
 
-def load_ipython_extension(ipython):
+def load_ipython_extension(ipython: _Any) -> None:
     """``%load_ext notebook_flow`` registers the %flow / %%flow magics (loads IPython code now)."""
     from .jupyter.magic import load_ipython_extension as load
 
     load(ipython)
 
 
-def unload_ipython_extension(ipython):
+def unload_ipython_extension(ipython: _Any) -> None:
     from .jupyter.magic import unload_ipython_extension as unload
 
     unload(ipython)

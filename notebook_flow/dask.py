@@ -344,7 +344,7 @@ def _run_on_worker(
     address, name = worker.address, str(worker.name)
     worker.log_event(topic, {"key": key, "worker": address, "name": name})
     reporter = _WorkerReporter(worker, topic, key)
-    token = current_step.set((reporter, step_id, event_id))  # type: ignore[arg-type]
+    token = current_step.set((reporter, step_id, event_id))
     try:
         result = call_to_end(func, kind, event_input, ctx)
     except Exception as error:

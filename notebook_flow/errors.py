@@ -125,7 +125,7 @@ class FailedStep:
     input: Any = None
 
 
-class StepFailures(ExceptionGroup, FlowRunError):  # type: ignore[misc]
+class StepFailures(ExceptionGroup, FlowRunError):
     """Steps failed in a run with ``on_error="continue"``; the rest of the run still finished.
 
     An ``ExceptionGroup``, so ``except* ConnectionError:`` picks out one kind and notebooks show

@@ -22,6 +22,10 @@ __all__ = [
     "StepCancelled",
     "StepAborted",
     "StepGoto",
+    "StepHeld",
+    "StepReleased",
+    "StepAbandoned",
+    "StepEmitted",
     "RunFinished",
     "RunFailed",
     "RunCancelled",
@@ -155,6 +159,50 @@ class StepGoto(RunRecord):
     targets: tuple[str, ...]
     payload: Any
     duration: float
+
+
+@dataclass(slots=True)
+class StepHeld(RunRecord):
+    """The debugger's gate holds a pending step before it starts (the run is paused)."""
+
+    kind: ClassVar[str] = "step_held"
+    step_id: int
+    event_id: str
+    reason: str
+
+
+@dataclass(slots=True)
+class StepReleased(RunRecord):
+    """The gate let a held step go; ``input`` is what it will receive (maybe edited)."""
+
+    kind: ClassVar[str] = "step_released"
+    step_id: int
+    event_id: str
+    input: Any
+
+
+@dataclass(slots=True)
+class StepAbandoned(RunRecord):
+    """A cancelled step did not stop within ``grace`` seconds; the run ended without it.
+
+    Its task is left to end on its own; whatever it does later reaches no one. The step's end
+    record (``StepCancelled``) follows this one.
+    """
+
+    kind: ClassVar[str] = "step_abandoned"
+    step_id: int
+    event_id: str
+    grace: float
+
+
+@dataclass(slots=True)
+class StepEmitted(RunRecord):
+    """A handler of a microflow-style workflow yielded ``event`` (progress events included)."""
+
+    kind: ClassVar[str] = "step_emitted"
+    step_id: int
+    event_id: str
+    event: Any
 
 
 @dataclass(slots=True)

@@ -181,3 +181,70 @@ def simulate(spec: FlowSpec, limit: int = 300) -> Outcome:
             for ex in running:
                 ex.end = "cancelled"
             return out
+
+
+# -- microflow: a pipeline of handlers per event name ----------------------------------------
+#
+# A workflow is a dict: event name -> handlers (each a tuple of scripts, one per call; a call
+# past the scripts does nothing). A script is a tuple of actions: ("emit", name), ("progress",),
+# ("error", name) (an event with a truthy error: it stops that handler), ("raise",) (the
+# handler raises: the workflow ends with one error event). The rules (seed-decisions.md):
+# handlers of a name run in sequence, each on the last non-progress event so far; then that
+# event is dispatched by name; a silent pass, an unhandled name or max_steps passes ends it.
+
+
+@dataclass(frozen=True)
+class PipelineSpec:
+    handlers: tuple[tuple[str, tuple[tuple[tuple[tuple[str, ...], ...], ...], ...]], ...]
+    max_steps: int | None = None
+    root: str = "n0"
+
+
+@dataclass
+class PipelineOutcome:
+    events: list[tuple[str, str]] = field(default_factory=list)  # (name, what) seen by the consumer
+    calls: list[tuple[str, int, str]] = field(default_factory=list)  # (name, position, input name)
+
+
+def handler_event(name: str, owner: str, position: int, k: int) -> tuple[str, str]:
+    return (name, f"{owner}.{position}.{k}")
+
+
+def simulate_pipeline(spec: PipelineSpec, limit: int = 300) -> PipelineOutcome:
+    handlers = dict(spec.handlers)
+    out = PipelineOutcome()
+    calls: dict[tuple[str, int], int] = {}
+    current = (spec.root, "root")
+    out.events.append(current)
+    passes = 0
+    while True:
+        pass_name = current[0]
+        scripts_of = handlers.get(pass_name, ())
+        if not scripts_of:
+            return out
+        passes += 1
+        if spec.max_steps is not None and passes > spec.max_steps:
+            out.events.append(("error", "max_steps"))
+            return out
+        produced = False
+        for position, scripts in enumerate(scripts_of):
+            k = calls.get((pass_name, position), 0)
+            calls[(pass_name, position)] = k + 1
+            out.calls.append((pass_name, position, current[0]))
+            if len(out.calls) > limit:
+                raise TooLong()
+            script = scripts[k] if k < len(scripts) else ()
+            for action in script:
+                if action[0] == "progress":
+                    out.events.append(("progress", f"{pass_name}.{position}.{k}"))
+                elif action[0] == "raise":
+                    out.events.append(("error", f"{pass_name}.{position}.{k} raised"))
+                    return out
+                else:
+                    event = handler_event(action[1], pass_name, position, k)
+                    out.events.append(event if action[0] == "emit" else (event[0], "error event"))
+                    current, produced = event, True
+                    if action[0] == "error":
+                        break
+        if not produced:
+            return out

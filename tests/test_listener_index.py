@@ -35,7 +35,7 @@ def test_index_matches_a_fresh_build_after_any_declarations(seed):
             exec(f"async def e{j}(event, ctx):\n    return -{j}", namespace)
             flow.make_event(namespace[f"e{j}"])
             _agree(flow)
-    assert flow._listeners_of(events[0].id) == flow._build_index().get(events[0].id, [])
+    assert flow.listeners_of(events[0].id) == flow._build_index().get(events[0].id, [])
 
 
 def test_listeners_start_in_registration_order_whatever_the_declaration_order():

@@ -343,8 +343,8 @@ def test_records_of_a_microflow_run():
     collect(wm, WE("a"))
     kinds = [r.kind for r in wm.last_run.trace]
     assert kinds == [
-        "run_started", "step_pending", "step_started", "step_progress", "step_finished",
-        "run_finished",
+        "run_started", "step_pending", "step_started", "step_emitted", "step_progress",
+        "step_emitted", "step_finished", "run_finished",
     ]
 
 
@@ -386,3 +386,109 @@ def test_pipeline_steps_are_recorded_under_the_registered_event_name():
     collect(wm, WE("go"))
     started = [(r.event_id, r.input.name) for r in wm.last_run.trace if r.kind == "step_started"]
     assert started == [("go", "go"), ("go", "mid")]  # h2 is a step of "go", fed h1's output
+
+
+def test_a_handler_for_progress_is_accepted_with_a_warning_and_never_runs():
+    from notebook_flow.compat.microflow import NeverRunsWarning
+
+    wm = WorkflowManager()
+    ran = []
+
+    async def on_progress(event, ctx):
+        ran.append(event)
+        yield WE("never")
+
+    async def work(event, ctx):
+        yield WE.progress("w", "working")
+
+    with pytest.warns(NeverRunsWarning, match="never runs.*Give the event another name"):
+        assert wm.register("progress", on_progress) is wm
+    wm.register("go", work)
+    assert names(collect(wm, WE("go"))) == ["go", "progress"] and ran == []
+
+
+def test_manager_run_is_a_run_handle_with_the_flow_options():
+    from notebook_flow import RunHandle, RunTimeout, StepFailures
+
+    wm = WorkflowManager()
+
+    async def fails(event, ctx):
+        raise ValueError("first handler broke")
+        yield  # pragma: no cover
+
+    async def goes_on(event, ctx):
+        yield WE("done", {"saw": event.name})
+
+    async def slow(event, ctx):
+        await asyncio.sleep(30)
+        yield WE("never")
+
+    wm.register("go", fails).register("go", goes_on).register("slow", slow)
+
+    async def main():
+        handle = wm.run(WE("go"))
+        assert isinstance(handle, RunHandle)
+        with pytest.raises(ValueError, match="first handler broke"):
+            await handle
+        with pytest.raises(StepFailures) as info:
+            await wm.run(WE("go"), on_error="continue")
+        assert info.value.results["last_event"] == WE("done", {"saw": "go"})
+        assert [f.error.args[0] for f in info.value.failures] == ["first handler broke"]
+        with pytest.raises(RunTimeout):
+            await wm.run(WE("slow"), timeout=0.05)
+        assert await wm.run(WE("slow"), timeout=0.05, on_timeout="return") == WE("slow")
+        quiet = wm.run(WE("go"), trace=False, on_error="continue")
+        with pytest.raises(StepFailures):
+            await quiet
+        assert quiet.trace is None
+
+    asyncio.run(main())
+
+
+def test_a_handlers_progress_calls_reach_the_consumer_at_once():
+    wm = WorkflowManager()
+    gate = asyncio.Event()
+
+    async def h(event, ctx):
+        progress("work", "half way", 0.5)
+        await gate.wait()  # it yields nothing until the consumer has seen the progress
+        yield WE("done")
+
+    wm.register("go", h)
+
+    async def main():
+        seen = []
+        async for event in wm.process(WE("go")):
+            seen.append(event)
+            if event.name == "progress":
+                assert event.data == {"step": "work", "description": "half way", "fraction": 0.5}
+                gate.set()
+        return seen
+
+    assert names(asyncio.run(main())) == ["go", "progress", "done"]
+
+
+def test_handlers_run_at_most_a_bounded_window_ahead_of_a_slow_consumer():
+    from notebook_flow._core.pipeline_steps import ReadWindow
+
+    wm = WorkflowManager()
+    produced = []
+
+    async def chatty(event, ctx):
+        for i in range(5000):
+            produced.append(i)
+            yield WE.progress("chat", str(i))
+        yield WE("done")
+
+    wm.register("go", chatty)
+
+    async def main():
+        read = 0
+        async for _event in wm.process(WE("go")):
+            read += 1
+            if read == 10:
+                await asyncio.sleep(0.05)  # a slow consumer: the handler waits for it
+                assert len(produced) - read <= ReadWindow().limit + 1
+        return read
+
+    assert asyncio.run(main()) == 5002

@@ -57,6 +57,18 @@ def _unwrap(obj: Any) -> tuple[Any, Any]:
             return target, owner
 
 
+def _hidden_async(func: Any) -> Any:
+    """The async function a plain-def decorator wraps (``functools.wraps`` sets __wrapped__)."""
+    inner = func
+    for _ in range(100):  # a chain of decorators; a cycle of __wrapped__ ends here
+        inner = getattr(inner, "__wrapped__", None)
+        if inner is None:
+            return None
+        if inspect.iscoroutinefunction(inner) or inspect.isasyncgenfunction(inner):
+            return inner
+    return None
+
+
 def _describe(obj: Any) -> str:
     text = repr(obj)
     if len(text) > 80:
@@ -93,8 +105,19 @@ def check_step_callable(
         owner = target
     is_gen = inspect.isasyncgenfunction(call_target)
     is_coro = inspect.iscoroutinefunction(call_target)
-    name = getattr(call_target, "__qualname__", None) or getattr(target, "__name__", repr(target))
+    name: str = (
+        getattr(call_target, "__qualname__", None) or getattr(target, "__name__", None)
+        or repr(target)
+    )
     plain = False
+    hidden = _hidden_async(call_target) if not (is_gen or is_coro) else None
+    if hidden is not None:
+        raise EventTypeError(
+            f"{role} {name!s} is a plain `def` wrapping the async function "
+            f"{getattr(hidden, '__qualname__', hidden)!r} (a decorator whose wrapper is not "
+            f"async): calling it returns a coroutine nobody awaits. Make the decorator's wrapper "
+            f"`async def wrapper(*args): return await func(*args)`, or apply it under the step"
+        )
     if not (is_gen or is_coro) and allow_plain:
         _check_plain(call_target, role=role, name=name, arg_names=arg_names)
         plain = True

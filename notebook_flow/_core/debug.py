@@ -53,9 +53,7 @@ class DebugSession:
             breakpoints=resolve_events(flow, breakpoints), paused=paused,
             break_on_error=break_on_error,
         )
-        handle = flow.run(event, event_input, global_ctx, **run_options)
-        handle.feed.gate = gate
-        handle.subscribe(gate)
+        handle = flow.run(event, event_input, global_ctx, gate=gate, **run_options)
         session = cls(flow, gate, global_ctx)
         session.feed = handle.feed
         session.handle = handle
@@ -81,8 +79,7 @@ class DebugSession:
 
         def attach(feed: RunFeed) -> None:
             if feed.source is manager and session.feed is None:
-                feed.gate = gate
-                feed.subscribe(gate)
+                feed.hold_with(gate)
                 session.feed = feed
                 stop_observing()
 

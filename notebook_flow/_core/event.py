@@ -11,7 +11,7 @@ from ..events import ReturnBehavior, WorkflowEvent
 from .callables import StepCallable
 from .policy import StepPolicy
 
-RETRIGGER_TYPES = ("all", "any")
+RETRIGGER_TYPES = ("all", "any", "first")
 
 
 @dataclass(eq=False)

@@ -20,13 +20,17 @@ from ..records import (
     RunFinished,
     RunRecord,
     RunStarted,
+    StepAbandoned,
     StepAborted,
     StepCancelled,
+    StepEmitted,
     StepFailed,
     StepFinished,
     StepGoto,
+    StepHeld,
     StepPending,
     StepProgress,
+    StepReleased,
     StepRetried,
     StepStarted,
 )
@@ -61,11 +65,13 @@ class RunFeed:
     """The record stream of one run, plus its identity, its trace and its log.
 
     ``trace=True`` keeps a :class:`Trace` and a :class:`RunLog` (an int sets the trace's window);
-    ``trace=False`` keeps neither, for the fastest runs.
+    ``trace=False`` keeps neither, for the fastest runs. Every record goes out through
+    :meth:`publish`; the helpers below build a record only when someone listens.
     """
 
     def __init__(
-        self, source: Any, flow_name: str, root: str, *, trace: bool | int = True
+        self, source: Any, flow_name: str, root: str, *, trace: bool | int = True,
+        gate: Any = None,
     ) -> None:
         self.run_id = next(_run_ids)
         self.source = source
@@ -74,38 +80,44 @@ class RunFeed:
         self.trace: Trace | None = None
         self.log: RunLog | None = None
         self._subs: list[Subscriber] = []
-        # The hot kinds (pending, started, finished, goto: three or four records per step) go to
-        # ``_hot``, the subscribers other than the run log, which ignores them. When the trace is
-        # the only one left, ``_direct`` is its window and a record is appended to it with no
-        # Python call at all (the default run: a trace and a log, nobody else listening).
-        self._rest: list[Subscriber] = []
-        self._hot: list[Subscriber] = []
-        self._direct: Any = None
-        self._only_trace: Any = None
-        self._trim_at = 0
-        self._step_ids = itertools.count(1)
         self.started_at = 0.0
         self.steps = 0  # steps started
-        # The debugger's gate: an object with ``async admit(step_id, event_id, input) -> input``
-        # awaited before each step starts; None (no debugger) costs one attribute check.
-        self.gate: Any = None
+        self._gate: Any = None
         if trace:
             self.trace = Trace(maxlen=Trace.DEFAULT_MAXLEN if trace is True else trace)
             self.log = RunLog()
             self._subs.append(self.trace.add)  # a bound method: a cheaper call
             self._subs.append(self.log.add)
-        self._routes()
+        if gate is not None:
+            self.hold_with(gate)
         for observer in list(_run_observers):
             try:
                 observer(self)
             except Exception:  # an observer must not stop a run from being made
                 logger.warning("run observer %r failed", observer, exc_info=True)
 
+    @property
+    def gate(self) -> Any:
+        """The debugger's gate the run asks before each step starts (None: no debugger)."""
+        return self._gate
+
+    def hold_with(self, gate: Any) -> None:
+        """Put the run under ``gate`` (a run option; a run observer may call it too).
+
+        Only before the run starts: a run that already started keeps the gate it had.
+        """
+        if self.started_at:
+            raise RuntimeError(
+                f"run {self.run_id} already started; a gate is given before it starts "
+                f"(gate=... on the run, or from a run observer)"
+            )
+        self._gate = gate
+        self.subscribe(gate)
+
     # -- subscribers ------------------------------------------------------------------------
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
         """Add ``subscriber``; returns a function that removes it."""
-        self._subs.append(subscriber)
-        self._routes()
+        self._subs = [*self._subs, subscriber]  # a new list: see unsubscribe
 
         def unsubscribe() -> None:
             if subscriber in self._subs:
@@ -114,39 +126,20 @@ class RunFeed:
                 subs = list(self._subs)
                 subs.remove(subscriber)
                 self._subs = subs
-                self._routes()
 
         return unsubscribe
 
-    def _routes(self) -> None:
-        """Work out who receives what: the trace's window directly, then the other subscribers."""
-        trace, log = self.trace, self.log
-        subs = self._subs
-        direct = None
-        if trace is not None and trace.add in subs:
-            direct = trace._records
-            self._trim_at = trace._limit
-            subs = [s for s in subs if s != trace.add]
-        self._direct = direct
-        self._rest = subs  # every subscriber but the trace
-        # the hot kinds skip the log too: it has no line for them (RunLog.IGNORED_KINDS)
-        self._hot = [s for s in subs if log is None or s != log.add]
-        # nobody but the trace takes the hot kinds: the helpers append to its window inline
-        self._only_trace = direct if not self._hot else None
+    def close(self) -> None:
+        """The run has ended: no record goes out any more (an abandoned step's late ones)."""
+        self._subs = []
 
-    def _deliver(self, record: RunRecord, subs: list[Subscriber]) -> None:
-        direct = self._direct
-        if direct is not None:
-            direct.append(record)  # a C method: no Python call for the trace
-            if len(direct) >= self._trim_at:
-                self.trace._trim()  # type: ignore[union-attr]
-        for sub in subs:
-            try:
-                sub(record)
-            except Exception:
-                self._drop(sub)
+    @property
+    def listened(self) -> bool:
+        """Whether anyone receives records (else the helpers build none)."""
+        return bool(self._subs)
 
     def publish(self, record: RunRecord) -> None:
+        """Hand ``record`` to every subscriber; one that raises is dropped from this run."""
         for sub in self._subs:
             try:
                 sub(record)
@@ -159,12 +152,8 @@ class RunFeed:
             exc_info=True,
         )
         self._subs = [s for s in self._subs if s is not sub]
-        self._routes()
 
     # -- record helpers (build a record only when someone listens) --------------------------
-    def new_step_id(self) -> int:
-        return next(self._step_ids)
-
     def run_started(self) -> None:
         self.started_at = _clock()
         if self._subs:
@@ -173,33 +162,22 @@ class RunFeed:
             )
 
     def step_pending(self, step_id: int, event_id: str, inp: Any) -> None:
-        only = self._only_trace
-        if only is not None:
-            only.append(StepPending(self.run_id, _clock(), step_id, event_id, inp))
-            if len(only) >= self._trim_at:
-                self.trace._trim()  # type: ignore[union-attr]
-        elif self._direct is not None or self._hot:
-            self._deliver(StepPending(self.run_id, _clock(), step_id, event_id, inp), self._hot)
+        if self._subs:
+            self.publish(StepPending(self.run_id, _clock(), step_id, event_id, inp))
 
     def step_started(self, step_id: int, event_id: str, inp: Any) -> float:
         self.steps += 1
         now = _clock()
-        only = self._only_trace
-        if only is not None:
-            only.append(StepStarted(self.run_id, now, step_id, event_id, inp))
-            if len(only) >= self._trim_at:
-                self.trace._trim()  # type: ignore[union-attr]
-        elif self._direct is not None or self._hot:
-            self._deliver(StepStarted(self.run_id, now, step_id, event_id, inp), self._hot)
+        if self._subs:
+            self.publish(StepStarted(self.run_id, now, step_id, event_id, inp))
         return now
 
     def step_progress(
         self, step_id: int, event_id: str, step: str, description: str, fraction: Any
     ) -> None:
-        if self._direct is not None or self._rest:
-            self._deliver(
-                StepProgress(self.run_id, _clock(), step_id, event_id, step, description, fraction),
-                self._rest,
+        if self._subs:
+            self.publish(
+                StepProgress(self.run_id, _clock(), step_id, event_id, step, description, fraction)
             )
 
     def step_retried(
@@ -209,17 +187,9 @@ class RunFeed:
             self.publish(StepRetried(self.run_id, _clock(), step_id, event_id, attempt, error, delay))
 
     def step_finished(self, step_id: int, event_id: str, result: Any, t0: float) -> None:
-        only = self._only_trace
-        if only is not None:
+        if self._subs:
             now = _clock()
-            only.append(StepFinished(self.run_id, now, step_id, event_id, result, now - t0))
-            if len(only) >= self._trim_at:
-                self.trace._trim()  # type: ignore[union-attr]
-        elif self._direct is not None or self._hot:
-            now = _clock()
-            self._deliver(
-                StepFinished(self.run_id, now, step_id, event_id, result, now - t0), self._hot
-            )
+            self.publish(StepFinished(self.run_id, now, step_id, event_id, result, now - t0))
 
     def step_failed(self, step_id: int, event_id: str, error: BaseException, t0: float) -> None:
         if self._subs:
@@ -239,18 +209,25 @@ class RunFeed:
     def step_goto(
         self, step_id: int, event_id: str, targets: tuple[str, ...], payload: Any, t0: float
     ) -> None:
-        only = self._only_trace
-        if only is not None:
+        if self._subs:
             now = _clock()
-            only.append(StepGoto(self.run_id, now, step_id, event_id, targets, payload, now - t0))
-            if len(only) >= self._trim_at:
-                self.trace._trim()  # type: ignore[union-attr]
-        elif self._direct is not None or self._hot:
-            now = _clock()
-            self._deliver(
-                StepGoto(self.run_id, now, step_id, event_id, targets, payload, now - t0),
-                self._hot,
-            )
+            self.publish(StepGoto(self.run_id, now, step_id, event_id, targets, payload, now - t0))
+
+    def step_held(self, step_id: int, event_id: str, reason: str) -> None:
+        if self._subs:
+            self.publish(StepHeld(self.run_id, _clock(), step_id, event_id, reason))
+
+    def step_released(self, step_id: int, event_id: str, inp: Any) -> None:
+        if self._subs:
+            self.publish(StepReleased(self.run_id, _clock(), step_id, event_id, inp))
+
+    def step_abandoned(self, step_id: int, event_id: str, grace: float) -> None:
+        if self._subs:
+            self.publish(StepAbandoned(self.run_id, _clock(), step_id, event_id, grace))
+
+    def step_emitted(self, step_id: int, event_id: str, event: Any) -> None:
+        if self._subs:
+            self.publish(StepEmitted(self.run_id, _clock(), step_id, event_id, event))
 
     def run_finished(self) -> None:
         if self._subs:

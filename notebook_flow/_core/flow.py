@@ -4,25 +4,35 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal, overload
 
 from ..errors import EventTypeError, FlowDefinitionError, UnknownEventError
 from .callables import StepCallable, check_step_callable
+from .drive_steps import DriveSteps
 from .event import RETRIGGER_TYPES, Event, EventGroup
 from .feed import RunFeed
-from .placed_run import PlacedRun
+from .machines import DriveMachine
+from .placed_run import RunPlacement
 from .placement import bind, executor_of
 from .policy import Retry, make_policy, merge_policy
 from .run import RunHandle
-from .run_options import check_max_steps, check_run_options
-from .scheduler import DriveScheduler
+from .run_options import DEFAULT_MAX_STEPS, check_grace, check_max_steps, check_run_options
+from .runner import GRACE, Runner
 
 logger = logging.getLogger("notebook_flow")
 
-DEFAULT_MAX_STEPS = 100_000
-_UNSET: Any = object()
+class _FlowDefault:
+    """The default of a run option that the flow sets (its repr reads well in help())."""
+
+    def __repr__(self) -> str:
+        return "<the flow's max_steps>"
+
+
+_UNSET: Any = _FlowDefault()
 _ARGS = "(event, global_ctx)"
 
+OnTimeout = Literal["raise", "return"]
+OnError = Literal["raise", "continue"]
 Listener = tuple[Event, EventGroup, tuple[str, str]]
 _NO_LISTENERS: list[Listener] = []
 EventFunction = Callable[..., Any]
@@ -66,6 +76,18 @@ class Flow:
         """The registered events by id, in registration order (a copy)."""
         return dict(self._events)
 
+    @overload
+    def make_event(
+        self, func: EventFunction | Event, *, retry: Retry | None = None,
+        timeout: float | None = None, executor: Any = None,
+    ) -> Event: ...
+
+    @overload
+    def make_event(
+        self, func: None = None, *, retry: Retry | None = None, timeout: float | None = None,
+        executor: Any = None,
+    ) -> Callable[[EventFunction | Event], Event]: ...
+
     def make_event(
         self,
         func: EventFunction | Event | None = None,
@@ -73,7 +95,7 @@ class Flow:
         retry: Retry | None = None,
         timeout: float | None = None,
         executor: Any = None,
-    ) -> Any:
+    ) -> Event | Callable[[EventFunction | Event], Event]:
         """Register a function as an event; usable as a decorator.
 
         The function is ``async def`` (runs on the event loop), an ``async def`` generator
@@ -148,7 +170,7 @@ class Flow:
         self,
         group_markers: Sequence[Event],
         group_name: str | None = None,
-        retrigger_type: str = "all",
+        retrigger_type: Literal["all", "any", "first"] = "all",
         *,
         retry: Retry | None = None,
         timeout: float | None = None,
@@ -160,12 +182,14 @@ class Flow:
             group_markers: the events to wait for (their results arrive in this order).
             group_name: the name the listener sees in ``event.group_name``; default "0", "1", ...
             retrigger_type: "all" fires again once every member has a new result; "any" fires
-                again on each member's new result.
+                again on each member's new result; "first" fires once, on the first result of
+                any member (with that result only), and cancels nothing.
             retry, timeout, executor: options of the decorated event, as in :meth:`make_event`.
         """
         if retrigger_type not in RETRIGGER_TYPES:
             raise FlowDefinitionError(
-                f"retrigger_type must be 'all' or 'any' (lower case), got {retrigger_type!r}"
+                f"retrigger_type must be 'all' or 'any' (lower case), or 'first', got "
+                f"{retrigger_type!r}"
             )
         if group_name is not None and not isinstance(group_name, str):
             raise EventTypeError(
@@ -263,7 +287,9 @@ class Flow:
     def get_event_from_id(self, event_id: str) -> Event | None:
         return self._events.get(event_id)
 
-    def _listeners_of(self, event_id: str) -> list[Listener]:
+    def listeners_of(self, event_id: str) -> list[Listener]:
+        """The events listening to ``event_id``: (listener, group, key), in the order they are
+        queued (registration order, then group order). The engine's index, kept up to date."""
         index = self._index
         if index is None:
             index = self._index = self._build_index()
@@ -289,9 +315,11 @@ class Flow:
         max_steps: int | None = _UNSET,
         trace: bool | int = True,
         timeout: float | None = None,
-        on_timeout: str = "raise",
-        on_error: str = "raise",
+        on_timeout: OnTimeout = "raise",
+        on_error: OnError = "raise",
         executor: Any = None,
+        gate: Any = None,
+        grace: float = GRACE,
     ) -> RunHandle:
         """Prepare a run starting at ``event``: await it, iterate its records, or ``start()`` it.
 
@@ -314,6 +342,10 @@ class Flow:
                 e.g. ``DaskExecutor(...)`` (see :meth:`make_event`). Steps that go to another
                 process are pickled before the run starts: one that cannot be raises
                 ``UnpicklableStep`` and nothing runs.
+            gate: the debugger's gate (a ``Gate``), asked before each step starts; the
+                ``DebugSession`` passes one.
+            grace: seconds a cancelled step may take to stop before the run ends without it
+                (a ``StepAbandoned`` record says so).
         """
         if not isinstance(event, Event):
             raise EventTypeError(
@@ -330,18 +362,18 @@ class Flow:
             max_steps=self.max_steps if max_steps is _UNSET else max_steps,
             timeout=timeout, on_timeout=on_timeout, on_error=on_error, executor=executor,
         )
-        feed = RunFeed(self, self.name, event.id, trace=trace)
-        options: dict[str, Any] = dict(
-            max_async_events=max_async_events, max_steps=steps, on_error=on_error
+        check_grace(grace)
+        feed = RunFeed(self, self.name, event.id, trace=trace, gate=gate)
+        keep_going = on_error == "continue"
+        machine = DriveMachine(self, max_steps=steps, keep_going=keep_going)
+        placement = None if place is None else RunPlacement(place)
+        body = DriveSteps(self, feed, global_ctx, placement)
+        runner = Runner(
+            machine, feed, body, cap=max_async_events, keep_going=keep_going, grace=grace
         )
-        if place is None:
-            scheduler = DriveScheduler(self, feed, event, event_input, global_ctx, **options)
-        else:
-            scheduler = PlacedRun(
-                self, feed, event, event_input, global_ctx, executor=place, **options
-            )
-        return RunHandle(feed, scheduler.execute, timeout=seconds, on_timeout=on_timeout,
-                         state=scheduler)
+        return RunHandle(
+            feed, runner, event.id, event_input, timeout=seconds, on_timeout=on_timeout
+        )
 
     async def invoke_event(
         self,
@@ -352,8 +384,8 @@ class Flow:
         *,
         max_steps: int | None = _UNSET,
         timeout: float | None = None,
-        on_timeout: str = "raise",
-        on_error: str = "raise",
+        on_timeout: OnTimeout = "raise",
+        on_error: OnError = "raise",
         executor: Any = None,
     ) -> dict[str, Any]:
         """Run the flow from ``event`` and return ``{event_id: last result}`` of every event.
@@ -363,10 +395,11 @@ class Flow:
         propagates unchanged after every other running event was cancelled; ``timeout``,
         ``on_timeout``, ``on_error`` and ``executor`` are described in :meth:`run`.
         """
-        return await self.run(
+        results: dict[str, Any] = await self.run(
             event, event_input, global_ctx, max_async_events, max_steps=max_steps,
             timeout=timeout, on_timeout=on_timeout, on_error=on_error, executor=executor,
         )
+        return results
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         """The flow's DAG as SVG when a notebook displays it (plus a text outline); never raises."""

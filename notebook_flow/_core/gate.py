@@ -62,12 +62,21 @@ class Gate:
         self._listeners: list[Callable[[Gate], Any]] = []
 
     # -- the engine side -----------------------------------------------------------------
-    async def admit(self, step_id: int, event_id: str, event_input: Any) -> Any:
-        """Awaited by the engine before a step starts; returns the (possibly edited) input."""
+    async def admit(
+        self, step_id: int, event_id: str, event_input: Any,
+        held: Callable[[str], Any] | None = None,
+    ) -> Any:
+        """Awaited by the engine before a step starts; returns the (possibly edited) input.
+
+        ``held(reason)`` is called once if the gate holds the step (before it waits).
+        """
         step = self.pending.get(step_id) or PendingStep(step_id, event_id, event_input)
         if not self.paused and event_id in self.breakpoints:
             self.paused, self.reason = True, f"breakpoint on {event_id}"
         while self.paused and self._passes == 0:
+            if held is not None:
+                held(self.reason)
+                held = None
             self.waiting = step
             self._notify()
             if self._wake is None:

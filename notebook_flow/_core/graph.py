@@ -106,7 +106,7 @@ class FlowGraph:
 
     def with_edges(self, extra: Iterable[tuple[str, str, str]]) -> FlowGraph:
         """This graph plus the given undeclared edges (and their nodes, for emitted names)."""
-        known = {(e.source, e.target, e.kind) for e in self.edges}
+        known: set[tuple[str, str, str]] = {(e.source, e.target, e.kind) for e in self.edges}
         node_ids = {n.id for n in self.nodes}
         nodes, edges = list(self.nodes), list(self.edges)
         for src, dst, kind in extra:

@@ -1,8 +1,7 @@
 """A run with an executor of its own: every step without one runs there ("a whole run").
 
-``PlacedRun`` is the drive scheduler with one change: each event it queues that has no executor
-of its own is swapped for a per-run view whose ``func_inst`` is a placement shim to the run's
-executor. Runs without ``executor=`` never come here. Before any run that sends steps to
+``RunPlacement`` swaps each event that has no executor of its own for a per-run view whose
+``func_inst`` is a placement shim to the run's executor. Runs without ``executor=`` never come here. Before any run that sends steps to
 another process, ``check_sendable`` pickles each step it may reach, so an unpicklable step is
 refused before anything runs.
 """
@@ -13,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 from .graph import FlowGraph
 from .placement import StepExecutor, executor_of, shim
-from .scheduler import DriveScheduler
 
 if TYPE_CHECKING:
     from .event import Event
@@ -38,18 +36,15 @@ class _RunView:
         return f"Node(source={self.repr_name})"
 
 
-class PlacedRun(DriveScheduler):
-    """A drive-flow run whose steps without an executor of their own run on ``executor``."""
+class RunPlacement:
+    """Where a run with ``executor=`` runs each event: its own place, or the run's executor."""
 
-    def __init__(self, *args: Any, executor: StepExecutor, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, executor: StepExecutor) -> None:
         self.executor = executor
         self._views: dict[str, _RunView] = {}
 
-    def enqueue(self, event: Any, event_input: Any) -> None:
-        super().enqueue(self._placed(event), event_input)
-
-    def _placed(self, event: Event) -> Any:
+    def place(self, event: Event) -> Any:
+        """The event as this run runs it (a view on the run's executor, or the event itself)."""
         if not has_own_place(event):
             view = self._views.get(event.id)
             if view is None or view.step is not event._step:  # new, or redefined mid-run

@@ -28,11 +28,11 @@ from typing import TYPE_CHECKING, Any, Final
 from ..errors import EventTypeError, FlowDefinitionError
 from ..events import WorkflowEvent
 from ..records import StepPlaced
+from .feed import RunFeed
 from .progress import current_step, progress_from_event
 
 if TYPE_CHECKING:
     from .event import Event
-    from .feed import RunFeed
 
 __all__ = ["LOCAL", "StepCall", "StepExecutor", "ThreadExecutor", "check_executor", "bind"]
 
@@ -262,7 +262,9 @@ def shim(
 
     async def placed(event_input: Any, ctx: Any) -> Any:
         scope = current_step.get()
-        feed, step_id = (scope[0], scope[1]) if scope is not None else (None, 0)
+        feed, step_id = None, 0
+        if scope is not None and isinstance(scope[0], RunFeed):
+            feed, step_id = scope[0], scope[1]
         call = StepCall(event_id, name, func, kind, event_input, ctx, feed, step_id)
         try:
             return await executor.run(call)

@@ -11,8 +11,7 @@ from __future__ import annotations
 import asyncio
 import math
 import random
-import time
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -94,10 +93,15 @@ class Retry:
 
     def delay(self, attempt: int) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1 for the first)."""
-        wait = self.backoff * self.multiplier ** (attempt - 1)
+        if not self.backoff:
+            return 0.0
+        try:
+            wait = self.backoff * self.multiplier ** (attempt - 1)
+        except OverflowError:  # thousands of attempts: the wait is "as long as allowed"
+            wait = math.inf
         if self.max_backoff is not None:
             wait = min(wait, self.max_backoff)
-        if self.jitter and wait:
+        if self.jitter and wait and math.isfinite(wait):
             wait *= 1 + random.uniform(-self.jitter, self.jitter)
         return wait
 
@@ -146,11 +150,19 @@ def check_timeout(timeout: Any, what: str) -> float | None:
             f"{what} timeout must be a number of seconds (or None for no limit), got "
             f"{type(timeout).__name__} {timeout!r}; write e.g. timeout=5 or timeout=0.5"
         )
-    if not (timeout > 0) or math.isnan(timeout):
+    try:
+        seconds = float(timeout)
+    except OverflowError:
+        raise FlowDefinitionError(
+            f"{what} timeout is a number of seconds too large for a float (an int of "
+            f"{timeout.bit_length()} bits); use None for no limit, or a number of seconds such "
+            f"as timeout=3600"
+        ) from None
+    if not (seconds > 0) or math.isnan(seconds):
         raise FlowDefinitionError(
             f"{what} timeout must be > 0 seconds, got {timeout!r}; use None for no limit"
         )
-    return float(timeout) if math.isfinite(timeout) else None
+    return seconds if math.isfinite(seconds) else None
 
 
 def make_policy(retry: Any, timeout: Any, what: str, executor: Any = None) -> StepPolicy | None:
@@ -196,17 +208,27 @@ async def run_with_policy(
     feed: RunFeed,
     step_id: int,
     event_id: str,
+    retryable: Callable[[Exception], bool] | None = None,
+    what: str | None = None,
 ) -> Any:
-    """Run ``attempt_once`` until it succeeds, the policy gives up, or the step is cancelled."""
+    """Run ``attempt_once`` until it succeeds, the policy gives up, or the step is cancelled.
+
+    ``retryable(error)`` may veto a retry the policy would make (a handler whose events the
+    consumer already saw is not run again); ``what`` names the step in a timeout's message.
+    """
     retry, timeout = policy.retry, policy.timeout
     attempt = 1
     while True:
         try:
             if timeout is None:
                 return await attempt_once()
-            return await _within(timeout, attempt_once, event_id, attempt)
+            return await _within(timeout, attempt_once, event_id, attempt, what or event_id)
         except Exception as error:
-            if retry is None or not retry.retries(error, attempt):
+            if (
+                retry is None
+                or not retry.retries(error, attempt)
+                or (retryable is not None and not retryable(error))
+            ):
                 if attempt > 1:
                     error.add_note(
                         f"notebook_flow: {event_id} failed on attempt {attempt} of "
@@ -224,7 +246,8 @@ async def run_with_policy(
 
 
 async def _within(
-    seconds: float, attempt_once: Callable[[], Awaitable[Any]], event_id: str, attempt: int
+    seconds: float, attempt_once: Callable[[], Awaitable[Any]], event_id: str, attempt: int,
+    what: str,
 ) -> Any:
     scope = asyncio.timeout(seconds)
     try:
@@ -234,44 +257,9 @@ async def _within(
         if not scope.expired():
             raise  # the step's own TimeoutError, not our limit
         raise StepTimeout(
-            f"{event_id} timed out after {seconds:g} s (attempt {attempt}); give it a larger "
+            f"{what} timed out after {seconds:g} s (attempt {attempt}); give it a larger "
             f"timeout=..., make it faster, or retry timeouts with Retry(on=(TimeoutError,))",
             event_id=event_id,
             timeout=seconds,
             attempt=attempt,
         ) from error
-
-
-async def within_budget(
-    source: AsyncGenerator[Any, None], seconds: float, event_id: str, attempt: int, what: str
-) -> AsyncGenerator[Any, None]:
-    """Yield ``source``'s items while the handler's own time stays under ``seconds``.
-
-    ``what`` names the step in the message ("handler for event 'x'").
-
-    The clock runs only while the handler works (inside ``__anext__``), never while the consumer
-    handles an event, so a slow ``async for`` body does not time the handler out. No timeout
-    scope is held across a ``yield``: it would cancel the consumer's code instead.
-    """
-    remaining = seconds
-    try:
-        while True:
-            began = time.perf_counter()
-            scope = asyncio.timeout(remaining)
-            try:
-                async with scope:
-                    item = await source.__anext__()
-            except StopAsyncIteration:
-                return
-            except TimeoutError as error:
-                if not scope.expired():
-                    raise
-                raise StepTimeout(
-                    f"{what} timed out after {seconds:g} s of its own time (attempt {attempt}); "
-                    f"give it a larger timeout=..., or make it faster",
-                    event_id=event_id, timeout=seconds, attempt=attempt,
-                ) from error
-            remaining -= time.perf_counter() - began
-            yield item
-    finally:
-        await source.aclose()

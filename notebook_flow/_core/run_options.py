@@ -9,9 +9,13 @@ from .placed_run import check_sendable
 from .placement import LOCAL, check_executor
 from .policy import check_timeout
 from .run import ON_TIMEOUT
-from .scheduler import ON_ERROR
 
-__all__ = ["check_run_options", "check_max_steps"]
+#: The default cap on steps per run (event runs of a Flow, handler passes of a WorkflowManager).
+DEFAULT_MAX_STEPS = 100_000
+#: The values of ``on_error``.
+ON_ERROR = ("raise", "continue")
+
+__all__ = ["DEFAULT_MAX_STEPS", "ON_ERROR", "check_grace", "check_max_steps", "check_run_options"]
 
 
 def check_run_options(
@@ -52,7 +56,18 @@ def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
 
 
 def check_max_steps(max_steps: int | None) -> None:
-    if max_steps is not None and (not isinstance(max_steps, int) or max_steps < 1):
+    if max_steps is not None and (
+        not isinstance(max_steps, int) or isinstance(max_steps, bool) or max_steps < 1
+    ):
         raise FlowDefinitionError(
-            f"max_steps must be a positive int, or None to disable the loop guard; got {max_steps!r}"
+            f"max_steps must be a positive int, or None to disable the guard against endless "
+            f"loops; got {max_steps!r}"
+        )
+
+
+def check_grace(grace: Any) -> None:
+    if isinstance(grace, bool) or not isinstance(grace, (int, float)) or not 0 <= grace < 3600:
+        raise FlowDefinitionError(
+            f"grace is how many seconds a cancelled step may take to stop, a number from 0 to "
+            f"3600; got {grace!r}. The default is 1 s"
         )

@@ -17,6 +17,7 @@ from typing import Any
 
 from ..errors import FlowDefinitionError
 from ..records import RunRecord
+from .safe_text import safe_str
 
 logger = logging.getLogger("notebook_flow")
 
@@ -46,7 +47,7 @@ def _traceback_text(error: BaseException) -> str:
 
 
 def _error_text(error: BaseException) -> str:
-    text = str(error)
+    text = safe_str(error)
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from ..errors import FlowDefinitionError, StepTimeout
 from ..records import RUN_END_KINDS, STEP_END_KINDS, RunRecord
+from .safe_text import safe_repr, safe_str
 
 _short = reprlib.Repr()
 _short.maxstring = 120
@@ -115,7 +116,6 @@ class _Tally:
 
 # Kinds that only add to ``counts`` (most records of a run: the rest of the work is skipped).
 _COUNT_ONLY = frozenset({"step_pending", "step_progress"})
-_RUN_END_STATUS = {kind: kind[len("run_"):] for kind in RUN_END_KINDS}
 
 
 class Trace:
@@ -157,68 +157,18 @@ class Trace:
     __call__ = add
 
     def _trim(self) -> None:
-        """Count the records beyond the window and drop them, oldest first.
+        """Count the records beyond the window (the same fold every reader's tally uses) and
+        drop them, oldest first.
 
-        Safe against a KeyboardInterrupt, which can land between any two lines of Python (a
-        notebook's Stop button in a chain that never waits): for each record the calls come
-        first, then the stores, then its removal, with no point between the first store and
-        the removal where an interrupt is raised. No record is lost or counted twice.
+        A KeyboardInterrupt landing between a record's fold and its removal (a notebook's
+        Stop in a chain that never waits) would count that one record twice; everything else
+        an interrupt can do here leaves the counts exact.
         """
         records, left, maxlen = self._records, self._left, self._maxlen
-        counts, open_steps, events = left.counts, left.open_steps, left.events
         while len(records) > maxlen:
-            record = records[0]
-            kind = record.kind
-            n = counts.get(kind, 0) + 1
-            if kind in _COUNT_ONLY:
-                counts[kind] = n
-            elif kind == "step_started":
-                event_id = record.event_id
-                stats = events.get(event_id)
-                if stats is None:
-                    stats = EventStats()
-                counts[kind] = n
-                open_steps[record.step_id] = event_id
-                events[event_id] = stats
-                stats.started += 1
-            elif kind in STEP_END_KINDS:
-                event_id = open_steps.get(record.step_id)
-                if event_id is None:
-                    counts[kind] = n
-                    left.unmatched_ends += 1
-                else:
-                    stats = events[event_id]
-                    ended = stats.ended.get(kind, 0) + 1
-                    timeout = kind == "step_failed" and isinstance(record.error, StepTimeout)
-                    counts[kind] = n
-                    del open_steps[record.step_id]
-                    stats.ended[kind] = ended
-                    stats.busy_time += record.duration
-                    if timeout:
-                        stats.timeouts += 1
-                        left.timeouts += 1
-            elif kind == "step_retried":
-                stats = events.get(record.event_id)
-                timeout = isinstance(record.error, StepTimeout)
-                counts[kind] = n
-                if stats is not None:
-                    stats.retried += 1
-                    left.retried += 1
-                    if timeout:
-                        stats.timeouts += 1
-                        left.timeouts += 1
-            elif kind == "run_started":
-                counts[kind] = n
-                left.status = "running"
-                left.start_time = record.time
-            elif kind in _RUN_END_STATUS:
-                status = _RUN_END_STATUS[kind]
-                counts[kind] = n
-                left.status = status
-            else:
-                counts[kind] = n
-            self._left_count += 1
+            left.fold(records[0])
             records.popleft()
+            self._left_count += 1
 
     def _tally(self) -> _Tally:
         total = self.total
@@ -332,18 +282,39 @@ class Trace:
         return json.dumps(self.to_dict(), **json_kwargs)
 
 
+_LONGEST_TEXT = 2_000  # characters of one string value kept in a JSON export
+
+
 def record_to_dict(record: RunRecord, start: float = 0.0) -> dict[str, Any]:
+    """A record as JSON-ready values: short reprs, errors as type and message; never raises."""
     out: dict[str, Any] = {"kind": record.kind}
     for f in fields(record):
         value = getattr(record, f.name)
         if f.name == "time":
             out["t"] = round(value - start, 9)
         elif isinstance(value, BaseException):
-            out[f.name] = {"type": type(value).__name__, "message": str(value)}
-        elif value is None or isinstance(value, (bool, int, float, str)):
+            out[f.name] = {"type": type(value).__name__, "message": _shorter(safe_str(value))}
+        elif value is None or isinstance(value, (bool, float)):
             out[f.name] = value
+        elif isinstance(value, int):
+            out[f.name] = value if value.bit_length() <= 64 else f"<int of {value.bit_length()} bits>"
+        elif isinstance(value, str):
+            out[f.name] = _shorter(value)
         elif isinstance(value, tuple) and all(isinstance(v, str) for v in value):
-            out[f.name] = list(value)
+            out[f.name] = [_shorter(v) for v in value]
         else:
-            out[f.name] = _short.repr(value)
+            out[f.name] = _short_repr(value)
     return out
+
+
+def _shorter(text: str) -> str:
+    if len(text) <= _LONGEST_TEXT:
+        return text
+    return f"{text[:_LONGEST_TEXT]}... ({len(text)} characters)"
+
+
+def _short_repr(value: Any) -> str:
+    try:
+        return _short.repr(value)
+    except Exception:  # a huge int inside (no str conversion past 4300 digits), a broken repr
+        return safe_repr(value) if not isinstance(value, int) else f"<{type(value).__name__}>"

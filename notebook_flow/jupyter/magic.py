@@ -303,8 +303,7 @@ class FlowMagics(Magics):
                 print(f"%%flow: {error}")
                 ids = set()
             gate = Gate(breakpoints=ids, paused=True)
-            feed.gate = gate
-            feed.subscribe(gate)
+            feed.hold_with(gate)
             session = DebugSession(feed.source, gate, None)
             session.feed = feed
             session.task = task_box[0]
