@@ -27,7 +27,7 @@ from notebook_flow._core.store import (
     resolve_store,
 )
 from notebook_flow._core.store.schema import APPLICATION_ID, SCHEMA_VERSION
-from notebook_flow.errors import FlowError, StepTimeout
+from notebook_flow.errors import FlowError
 from notebook_flow.records import RunFinished, RunStarted, StepFailed, StepFinished, StepStarted
 
 
@@ -145,9 +145,15 @@ def test_closures_are_saved_with_cloudpickle(store: SqliteStore) -> None:
     assert step.saved and step.result(6) == 42
 
 
+class _KeywordOnlyError(Exception):
+    def __init__(self, message: str, *, event_id: str) -> None:
+        super().__init__(message)
+        self.event_id = event_id
+
+
 def test_records_keep_errors_even_those_that_do_not_unpickle(store: SqliteStore) -> None:
-    # StepTimeout takes keyword-only arguments: it pickles, but does not load back.
-    timeout = StepTimeout("step slow ran out of time", event_id="slow", timeout=1.0, attempt=1)
+    # An exception with keyword-only arguments pickles, but does not load back.
+    timeout = _KeywordOnlyError("step slow ran out of time", event_id="slow")
     with pytest.raises(TypeError):
         pickle.loads(pickle.dumps(timeout))
     run = start(store)
@@ -155,7 +161,7 @@ def test_records_keep_errors_even_those_that_do_not_unpickle(store: SqliteStore)
     plain = StepFailed(1, 0.0, 4, "other", ValueError("bad value"), 1.0)
     run.end("failed", [failed, plain])
     records = load_saved_run(store, run.key).records
-    assert records[0].error == NotSaved("notebook_flow.errors.StepTimeout",  # type: ignore[attr-defined]
+    assert records[0].error == NotSaved(f"{__name__}._KeywordOnlyError",  # type: ignore[attr-defined]
                                         "step slow ran out of time")
     assert isinstance(records[1].error, ValueError)  # type: ignore[attr-defined]
     assert str(records[1].error) == "bad value"  # type: ignore[attr-defined]

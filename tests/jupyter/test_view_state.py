@@ -1,6 +1,7 @@
 """RunState, the live view's subscriber: node states, counts, edges, log, details, status."""
 
 import asyncio
+import re
 
 import pytest
 
@@ -87,7 +88,8 @@ def test_a_failing_step_fails_its_node_and_cancels_the_queue(flow):
     assert detail["error"] == "ValueError: no input file"
     tb = detail["traceback"]
     assert tb.splitlines()[-2:] == ['    raise ValueError("no input file")', "ValueError: no input file"]
-    assert "frame of the framework not shown" in tb and "notebook_flow/_core" not in tb
+    assert re.search(r"\d+ frames? of the framework not shown", tb)
+    assert "notebook_flow/_core" not in tb
     assert "asyncio" not in tb  # the step's story ends where it failed, not where it was caught
     assert detail["input"] == "{'start': 1}" and detail["output"] is None
     errors = [line for line in state.all_log_lines() if line[2] == "error"]
