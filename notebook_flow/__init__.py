@@ -21,7 +21,7 @@ from ._core.run import RunHandle
 from ._core.run_options import DEFAULT_MAX_STEPS
 from ._core.runlog import LogEntry, RunLog
 from ._core.trace import Trace
-from .compat.drive_flow import EventEngineCls, default_drive
+from .compat.drive_flow import BaseEvent, EventEngineCls, default_drive
 from .compat.microflow import EventHandler, WorkflowManager
 from .errors import (
     EventTypeError,
@@ -59,6 +59,7 @@ __all__ = [
     "Flow",
     "EventEngineCls",
     "default_drive",
+    "BaseEvent",
     "Event",
     "EventGroup",
     "EventInput",
