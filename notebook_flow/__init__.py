@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any as _Any
 
 from . import records
+from ._core import display_hook
 from ._core.dynamic import abort_this, goto_events
 from ._core.event import Event, EventGroup
 from ._core.feed import RunFeed, observe_runs
@@ -38,6 +39,16 @@ from .errors import (
     UnpicklableStep,
 )
 from .events import EventInput, ReturnBehavior, WorkflowEvent
+
+
+def _draw_with_viz(source: object, include: object, exclude: object) -> dict[str, str]:
+    # Imported the first time a notebook displays a flow, never by `import notebook_flow`.
+    from .viz import mimebundle
+
+    return mimebundle(source, include, exclude)
+
+
+display_hook.set_drawer(_draw_with_viz)
 
 __version__ = "0.1.0"
 

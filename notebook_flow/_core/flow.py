@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Literal, overload
 
 from ..errors import EventTypeError, FlowDefinitionError, UnknownEventError
+from . import display_hook
 from .callables import StepCallable, check_step_callable
 from .drive_steps import DriveSteps
 from .event import RETRIGGER_TYPES, Event, EventGroup
@@ -403,12 +404,7 @@ class Flow:
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         """The flow's DAG as SVG when a notebook displays it (plus a text outline); never raises."""
-        try:
-            from ..viz import mimebundle  # lazy: `import notebook_flow` loads no display code
-
-            return mimebundle(self, include, exclude)
-        except Exception as error:
-            return {"text/plain": f"{self!r} (could not draw its graph: {error})"}
+        return display_hook.draw(self, include, exclude)
 
 
 def _same_callable(a: StepCallable, b: StepCallable) -> bool:

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from ..errors import EventTypeError, FlowDefinitionError
 from ..events import WorkflowEvent
+from . import display_hook
 from .callables import StepCallable, check_step_callable
 from .feed import RunFeed
 from .machines import PipelineMachine
@@ -237,12 +238,7 @@ class WorkflowManager:
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         """The workflow's graph as SVG when a notebook displays it (plus a text outline); never raises."""
-        try:
-            from ..viz import mimebundle  # lazy: `import notebook_flow` loads no display code
-
-            return mimebundle(self, include, exclude)
-        except Exception as error:
-            return {"text/plain": f"{self!r} (could not draw its graph: {error})"}
+        return display_hook.draw(self, include, exclude)
 
 
 def _error_event(error: BaseException, on: WorkflowEvent) -> WorkflowEvent:

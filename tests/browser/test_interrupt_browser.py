@@ -1,6 +1,7 @@
 """The notebook's interrupt button during `%flow run`, in a real JupyterLab: the run is
-cancelled (its live view says CANCELLED, its waiting steps are drawn cancelled), the cell shows
-one line saying what was stopped, and the kernel is idle again. Screenshot in
+cancelled (the live view, once the run ended, becomes the picture of its final states: its title
+says cancelled by the kernel interrupt, its waiting steps are drawn cancelled), the cell shows one
+line saying what was stopped, and the kernel is idle again. Screenshot in
 tests/browser/artifacts/interrupt.png."""
 
 import pytest
@@ -51,9 +52,21 @@ def test_interrupting_flow_run_in_jupyterlab(lab, page):
         "of 'orders' cancelled by a kernel interrupt (2 steps stopped)"
     ), text
     assert "\n" not in text and "Traceback" not in page.locator(".jp-Cell").nth(1).inner_text()
-    page.wait_for_selector(".nf-badge.nf-run-cancelled", timeout=20_000)
-    page.wait_for_selector("g#ev_price.nf-cancelled", timeout=20_000)
-    page.wait_for_selector("g#ev_stock.nf-cancelled", timeout=20_000)
+    # the run ended: the live widget gave way to the picture of its final states
+    cell = page.locator(".jp-Cell").nth(1)
+    picture = cell.locator(".jp-OutputArea-output img[src^='data:image/svg+xml']").first
+    picture.wait_for(timeout=20_000)
+    assert cell.locator(".nf-view").count() == 0
+    alt = picture.get_attribute("alt")
+    assert alt.startswith("orders · run ") and " cancelled (kernel interrupt) · " in alt, alt
+    svg = page.evaluate("""() => atob(document.querySelectorAll('.jp-Cell')[1]
+        .querySelector('.jp-OutputArea-output img[src^="data:image/svg+xml"]').src.split(',')[1])""")
+    assert "cancelled (kernel interrupt)" in svg  # the picture's title line
+    assert 'id="ev_price" class="node nf-cancelled"' in svg
+    assert 'id="ev_stock" class="node nf-cancelled"' in svg
+    assert 'id="ev_receive" class="node nf-done"' in svg
+    assert 'id="ev_confirm" class="node nf-done"' not in svg  # the join never ran
+    assert 'class="node nf-running"' not in svg
     page.wait_for_function(f"() => ({KERNEL_STATUS})() === 'idle'", timeout=20_000)
     ARTIFACTS.mkdir(exist_ok=True)
     page.locator(".jp-Cell").nth(1).screenshot(path=str(ARTIFACTS / "interrupt.png"))
