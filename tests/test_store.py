@@ -145,14 +145,23 @@ def test_closures_are_saved_with_cloudpickle(store: SqliteStore) -> None:
     assert step.saved and step.result(6) == 42
 
 
+def _refuse_to_load() -> Exception:
+    raise TypeError("this error cannot be loaded back")
+
+
 class _KeywordOnlyError(Exception):
+    """Pickles, but does not load back (as an error whose class changed since it was saved)."""
+
     def __init__(self, message: str, *, event_id: str) -> None:
         super().__init__(message)
         self.event_id = event_id
 
+    def __reduce__(self) -> tuple[object, tuple[()]]:
+        return _refuse_to_load, ()
+
 
 def test_records_keep_errors_even_those_that_do_not_unpickle(store: SqliteStore) -> None:
-    # An exception with keyword-only arguments pickles, but does not load back.
+    # An exception that pickles, but does not load back.
     timeout = _KeywordOnlyError("step slow ran out of time", event_id="slow")
     with pytest.raises(TypeError):
         pickle.loads(pickle.dumps(timeout))
