@@ -62,7 +62,8 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-# The engine's unit tests (no kernel, browser, notebook or OTel) on each other Python version
+# The engine's unit tests (no kernel, browser, notebook or OTel; the property tests at their quick
+# profile) on each other Python version
 # the package supports (make test runs everything on the Python of .venv), each in its own venv
 # (.venv-3.X) with the package, its dask extra and pytest. A version that cannot be found
 # (under pyenv, or python3.X on PATH) is reported, not failed.
@@ -84,7 +85,7 @@ test-pythons:
 	    PYTHONWARNINGS='ignore:Editable installation' .venv-$$v/bin/python -m pip install --quiet -e '.[dask]' 'pytest>=8' 'pytest-timeout>=2.3' 'hypothesis>=6.100' && \
 	    touch .venv-$$v/.installed || exit 1; \
 	  fi; \
-	  .venv-$$v/bin/python -m pytest -q -p no:cacheprovider $(ENGINE_TESTS) || exit 1; \
+	  NOTEBOOK_FLOW_PROPERTY_PROFILE=quick .venv-$$v/bin/python -m pytest -q -p no:cacheprovider $(ENGINE_TESTS) || exit 1; \
 	done
 
 clean:
