@@ -59,6 +59,7 @@ class RunHandle:
         self._outcome: asyncio.Future[Any] | None = None
         self._cancel_reason: str | None = None
         self._give_up: asyncio.TimerHandle | None = None  # after a cancel: abandon if stuck
+        self._waiters: list[_Waiter] = []  # each `await handle` under way
         self.status = "created"
         self.result: Any = None
         self.error: BaseException | None = None
@@ -127,8 +128,45 @@ class RunHandle:
             outcome.set_exception(task.exception())  # type: ignore[arg-type]
         else:
             outcome.set_result(task.result())
+        self._wake_waiters()
+
+    def _wake_waiters(self) -> None:
+        """The outcome is settled: wake every ``await handle`` now (not a loop turn later)."""
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_result(None)
 
     async def _main(self) -> Any:
+        # The outcome is settled in the run's own last step, so an awaiting caller resumes on
+        # the next turn of the loop, as if it awaited the run's task itself (a caller that was
+        # cancelled, say a debug session replaced by a new one, has ended one turn after its
+        # run: what the notebook's next cell sees). ``_ended`` settles it if this could not.
+        try:
+            result = await self._run_to_end()
+        except asyncio.CancelledError:
+            self._settle_early(cancelled=True)
+            raise
+        except BaseException as error:
+            self._settle_early(error=error)
+            raise
+        self._settle_early(result=result)
+        return result
+
+    def _settle_early(
+        self, *, result: Any = None, error: BaseException | None = None, cancelled: bool = False
+    ) -> None:
+        outcome = self._outcome
+        if outcome is None or outcome.done():
+            return
+        if cancelled:
+            outcome.cancel(self._cancel_reason)
+        elif error is not None:
+            outcome.set_exception(error)
+        else:
+            outcome.set_result(result)
+        self._wake_waiters()
+
+    async def _run_to_end(self) -> Any:
         self.status = "running"
         self.feed.run_started()
         leave = keep_awake_for_signals()
@@ -213,13 +251,19 @@ class RunHandle:
     async def _wait(self) -> Any:
         outcome = self.start()._outcome
         assert outcome is not None
-        try:
-            return await asyncio.shield(outcome)
-        except asyncio.CancelledError as error:
-            if not outcome.done():  # the caller was cancelled (a kernel interrupt): so is the run
-                self._request_cancel(_reason_of(error), None)
-                await asyncio.wait([outcome])
-            raise
+        if not outcome.done():
+            waiter = _Waiter(self)
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            except asyncio.CancelledError as error:
+                if not outcome.done():  # the caller was cancelled (a kernel interrupt): so is the run
+                    self._request_cancel(_reason_of(error), None)
+                    await asyncio.wait([outcome])
+                raise
+            finally:
+                self._waiters.remove(waiter)
+        return outcome.result()
 
     def done(self) -> bool:
         """Whether the run has ended (finished, failed, cancelled or abandoned)."""
@@ -268,6 +312,7 @@ class RunHandle:
         _under_way.discard(self)
         if self._outcome is not None and not self._outcome.done():
             self._outcome.cancel(self._cancel_reason)
+        self._wake_waiters()
 
     def __aiter__(self) -> AsyncGenerator[RunRecord, None]:
         return self._iterate()
@@ -331,6 +376,26 @@ class RunHandle:
         failure = outcome.exception()
         if failure is not None:
             raise failure
+
+
+class _Waiter(asyncio.Future[None]):
+    """What an ``await handle`` waits on; it is set once the run's outcome is.
+
+    Cancelling it (the awaiting task is cancelled: a kernel interrupt, a Stop, a replaced debug
+    session) cancels the run at once, in the same call, and is refused: the task then gets its
+    CancelledError when the run has ended, never before.
+    """
+
+    def __init__(self, handle: RunHandle) -> None:
+        super().__init__()
+        self._handle = handle
+
+    def cancel(self, msg: Any = None) -> bool:
+        if not self.done():
+            reason = msg if isinstance(msg, str) and msg else "cancelled"
+            if self._handle._request_cancel(reason, None):
+                return False  # the task's cancellation is delivered when this is set
+        return super().cancel(msg)
 
 
 def _reason_of(error: BaseException) -> str:
