@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import aclosing
 from functools import partial
 from types import CoroutineType
 from typing import TYPE_CHECKING, Any
@@ -82,11 +83,14 @@ class DriveSteps:
         """Run a streaming event: progress goes to the feed, the last other value is the result."""
         result = None
         feed, event_id = self.feed, event.id
-        async for item in event.func_inst(event_input, self.ctx):
-            if type(item) is WorkflowEvent and item.name == "progress":
-                progress_from_event(feed, step_id, event_id, item.data)
-            else:
-                result = item
+        # aclosing: a step that fails or is cancelled mid-stream is closed here, not by a task the
+        # event loop would start when the generator is collected
+        async with aclosing(event.func_inst(event_input, self.ctx)) as items:
+            async for item in items:
+                if type(item) is WorkflowEvent and item.name == "progress":
+                    progress_from_event(feed, step_id, event_id, item.data)
+                else:
+                    result = item
         return result
 
     def _outcome(self, event: Any, result: Any) -> Outcome:

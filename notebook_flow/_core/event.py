@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,9 +99,10 @@ class Event:
         """Run this event's function alone and return its result (no listeners fire)."""
         if self.is_generator:
             result = None
-            async for item in self.func_inst(event_input, global_ctx):
-                if not is_progress(item):
-                    result = item
+            async with aclosing(self.func_inst(event_input, global_ctx)) as items:
+                async for item in items:
+                    if not is_progress(item):
+                        result = item
             return result
         return await self.func_inst(event_input, global_ctx)
 

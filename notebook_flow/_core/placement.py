@@ -23,6 +23,7 @@ import functools
 import inspect
 import time
 from collections.abc import Callable
+from contextlib import aclosing
 from typing import TYPE_CHECKING, Any, Final
 
 from ..errors import EventTypeError, FlowDefinitionError
@@ -210,13 +211,14 @@ def call_to_end(func: Callable[..., Any], kind: str, event_input: Any, ctx: Any)
 
 async def _drain(func: Callable[..., Any], event_input: Any, ctx: Any) -> Any:
     result = None
-    async for item in func(event_input, ctx):
-        if type(item) is WorkflowEvent and item.name == "progress":
-            scope = current_step.get()
-            if scope is not None:
-                progress_from_event(scope[0], scope[1], scope[2], item.data)
-        else:
-            result = item
+    async with aclosing(func(event_input, ctx)) as items:
+        async for item in items:
+            if type(item) is WorkflowEvent and item.name == "progress":
+                scope = current_step.get()
+                if scope is not None:
+                    progress_from_event(scope[0], scope[1], scope[2], item.data)
+            else:
+                result = item
     return result
 
 
