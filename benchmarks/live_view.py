@@ -1,6 +1,6 @@
 """W6's hook: build notebook_flow's live view kernel-side (no browser) and let it follow a flow.
 
-The view is ``notebook_flow.jupyter.view.FlowView``: given a Flow it follows the flow's next
+The view is ``notebook_flow.jupyter.flow_view.FlowView``: given a Flow it follows the flow's next
 runs, exactly as in a notebook cell, so every record of the measured run reaches it. Building it
 (laying out the graph) happens before the run and is reported apart as ``view_seconds``. If the
 view cannot be imported, ``unavailable_reason()`` says why and W6 reports the column as not
@@ -14,7 +14,7 @@ import importlib
 import time
 from typing import Any
 
-VIEW_MODULE = "notebook_flow.jupyter.view"
+VIEW_MODULE = "notebook_flow.jupyter.flow_view"
 
 
 @functools.lru_cache(maxsize=1)
@@ -31,7 +31,7 @@ def unavailable_reason() -> str | None:
 
 def follow(target: Any) -> tuple[Any, float]:
     """A live view following ``target``'s next runs, and the seconds it took to build."""
-    from notebook_flow.jupyter.view import FlowView
+    from notebook_flow.jupyter.flow_view import FlowView
 
     t0 = time.perf_counter()
     view = FlowView(target)

@@ -41,3 +41,22 @@ def test_seed_names_are_public():
         "abort_this", "WorkflowEvent", "WorkflowManager",
     ]:
         assert name in notebook_flow.__all__
+
+
+def test_no_module_is_shadowed_by_a_name_its_package_exports():
+    # `import notebook_flow.jupyter.flow_view` must give the module, not a function of that name.
+    import importlib
+    import pkgutil
+
+    import notebook_flow
+
+    shadowed = []
+    for info in pkgutil.walk_packages(notebook_flow.__path__, "notebook_flow."):
+        if info.name.endswith(("notebook_flow.dask", "notebook_flow.otel")):
+            continue  # optional extras; their names are checked by their own tests
+        package_name, _, leaf = info.name.rpartition(".")
+        package = importlib.import_module(package_name)
+        module = importlib.import_module(info.name)
+        if getattr(package, leaf, module) is not module:
+            shadowed.append(info.name)
+    assert shadowed == []

@@ -6,12 +6,12 @@ Importing this module loads ipywidgets and anywidget; ``import notebook_flow`` a
 from __future__ import annotations
 
 from .debugger import DebuggerView, current_session, debug
-from .loop import allow_nested_runs, run_sync, start_background
+from .flow_view import FlowView, view
+from .loop import RunInterrupted, allow_nested_runs, run_sync, start_background
 from .magic import FlowMagics
 from .run_numbers import start_counting
 from .run_state import RunState
-from .timeline import Timeline, timeline
-from .view import FlowView, view
+from .timeline_view import Timeline, timeline
 
 start_counting()  # "run 1" is each flow's first run from here on
 
@@ -27,5 +27,6 @@ __all__ = [
     "run_sync",
     "allow_nested_runs",
     "start_background",
+    "RunInterrupted",
     "FlowMagics",
 ]

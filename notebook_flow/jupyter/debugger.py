@@ -19,10 +19,10 @@ import ipywidgets as widgets
 from .._core.debug import DebugSession
 from . import cell_outputs, sessions
 from .coalesce import Coalescer
+from .flow_view import FlowView
 from .follow import follow, follower_of, unfollow
 from .formatting import bounded_repr, cut, describe_input, short_name
 from .input_editor import editable_text, parse_edit
-from .view import FlowView
 
 __all__ = ["DebuggerView", "debug", "current_session"]
 

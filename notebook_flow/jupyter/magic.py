@@ -23,13 +23,13 @@ from ..errors import FlowError
 from ..records import RunFailed, StepFailed, StepProgress
 from .cell_runner import compile_cell
 from .debugger import REPLACED, DebuggerView, current_session, debug, set_current_session
+from .flow_view import FlowView
 from .formatting import show_records_readably
 from .loop import STOP_GRACE, allow_nested_runs, run_sync, start_background
 from .magic_args import HELP, cell_parser, line_parser, run_options, split_arguments
 from .sessions import cancel_sessions, live_sessions, sessions_of
-from .timeline import timeline
+from .timeline_view import timeline
 from .tracebacks import without_framework
-from .view import FlowView
 
 __all__ = ["FlowMagics", "load_ipython_extension", "unload_ipython_extension"]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from .._core.graph import EdgeKind, FlowGraph, GraphEdge, GraphJoin, GraphNode
 from .bundle import mimebundle, picture_bundle
 from .dot import SvgIds, svg_ids, to_dot
-from .layout import Layout, layout
+from .graph_layout import Layout, layout
 from .paint import framed_svg, on_paper, paint_svg
 from .render import (
     RENDERER_ENV,

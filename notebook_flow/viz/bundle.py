@@ -16,7 +16,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from .layout import layout
+from .graph_layout import layout
 from .paint import on_paper
 
 __all__ = ["mimebundle", "picture_bundle"]

@@ -177,7 +177,7 @@ def test_every_text_sent_to_the_browser_is_cut(flow):
 
 
 def test_the_timeline_of_a_long_run_draws_its_busiest_rows():
-    from notebook_flow.jupyter.timeline import MAX_ROWS, timeline_svg
+    from notebook_flow.jupyter.timeline_view import MAX_ROWS, timeline_svg
 
     intervals = [(f"e{i}", i * 1e-3, i * 1e-3 + (0.5e-3 if i % 50 else 0.9e-3), "done")
                  for i in range(10_000)]

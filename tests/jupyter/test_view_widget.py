@@ -286,7 +286,7 @@ def test_the_layout_toggle_lays_the_graph_out_again(small):
     ],
 )
 def test_the_timeline_axis_speaks_ms_and_s_and_its_labels_are_readable(span, expected):
-    from notebook_flow.jupyter.timeline import _tick_step, tick_label, timeline_svg
+    from notebook_flow.jupyter.timeline_view import _tick_step, tick_label, timeline_svg
 
     step = _tick_step(span)
     assert [tick_label(i * step, step, span) for i in range(3)] == expected

@@ -39,7 +39,7 @@ from . import cell_outputs
 from .coalesce import Coalescer
 from .follow import follow, unfollow
 from .run_state import RunState
-from .timeline import timeline_svg
+from .timeline_view import timeline_svg
 
 __all__ = ["FlowView", "view"]
 
